@@ -1,0 +1,10 @@
+export { KDS } from './kds';
+export type { LossOptions, SAOptions, OptimizerOptions, StepLosses } from './kds';
+export { Model, models, loadTorchScript } from './models';
+export type { EdsrOptions, ForwardOutput } from './models';
+export { Tensor } from './tensor';
+export type { TensorData, TensorLike } from './tensor';
+export { KDSError } from './errors';
+export type { ErrorCode } from './errors';
+export { setNumThreads, getNumThreads, manualSeed, info } from './runtime';
+export type { Info } from './runtime';

@@ -1,0 +1,250 @@
+import { awaitNative, callNative, KDSError } from './errors';
+import { Model } from './models';
+import { native, NativeLossOptions, NativeSession } from './native';
+import { describe, imageArg, TensorLike } from './tensor';
+
+/** Options of the spatial-affinity (SA) loss. */
+export interface SAOptions {
+  /** 'fused' (default): tiled, never builds the N x N affinity matrices. 'plain': the reference formula. */
+  impl?: 'fused' | 'plain';
+  /** Added to each pixel's feature norm before dividing. Default 1e-8. */
+  eps?: number;
+  /** Fused only: pixels per tile side; 0 (default) chooses from the shapes and the device. */
+  tile?: number;
+  /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
+  pool?: 'none' | 'max' | 'avg';
+  /** Pooling window and stride. Default 2. */
+  poolSize?: number;
+}
+
+/**
+ * The FAKD objective: total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum of SA losses.
+ * Defaults: SA on, weights { DS: 0.5, TS: 0.5, SA: 1 } (alpha 0.5; SA weight 1 as in the code that
+ * produced FAKD's published numbers), every feature pair used.
+ */
+export interface LossOptions {
+  /** true/false, or SA options (implies true). Default true. */
+  SA?: boolean | SAOptions;
+  /** Loss weights. A weight of 0 turns that part off (TS and SA 0: no teacher needed). */
+  weights?: { DS?: number; TS?: number; SA?: number };
+  /** Feature positions (indices into both models' feature lists) for SA; default: every pair. */
+  positions?: number[];
+}
+
+/** Adam, as in FAKD: lr 1e-4, betas (0.9, 0.999), eps 1e-8, no weight decay. */
+export interface OptimizerOptions {
+  type?: 'adam';
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** The losses of one step; the parts are unweighted (SA is 0 when off). */
+export interface StepLosses {
+  total: number;
+  DS: number;
+  TS: number;
+  SA: number;
+}
+
+const DEFAULT_LOSS: NativeLossOptions = {
+  DS: 0.5, TS: 0.5, SA: 1, useSA: true, impl: 'fused', eps: 1e-8, tile: 0, pool: 'none', poolSize: 2,
+};
+
+/**
+ * Knowledge distillation for super-resolution, with the seed library's method names:
+ * setDevice, setTeacher, setStudent, setLoss, setOptimizer, train(lr, hr), saveStudentModel(path).
+ *
+ * `train` runs on a worker thread and resolves a Promise; steps of one KDS run one after another in call
+ * order. Setters throw E_STATE while a step is in flight (await it first).
+ */
+export class KDS {
+  readonly #session: NativeSession;
+  #queue: Promise<unknown> = Promise.resolve();
+  #pending = 0;
+  #disposed = false;
+  #teacher: Model | undefined;
+  #student: Model | undefined;
+
+  constructor() {
+    this.#session = callNative(() => new (native().NativeSession)());
+    callNative(() => this.#session.setLoss(DEFAULT_LOSS));
+  }
+
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. Moves teacher and student there. Call before the first step. */
+  setDevice(device: string): this {
+    this.#checkIdle('setDevice');
+    if (typeof device !== 'string') throw new KDSError('E_DEVICE', `device must be a string such as 'cpu' or 'cuda:0', got ${describe(device)}`);
+    callNative(() => this.#session.setDevice(device));
+    return this;
+  }
+
+  get device(): string {
+    return this.#session.device ?? 'cpu';
+  }
+
+  /** The pretrained teacher; it is run without gradients and never changed. */
+  setTeacher(model: Model): this {
+    this.#checkIdle('setTeacher');
+    checkModel(model, 'teacher');
+    callNative(() => this.#session.setTeacher(model.native));
+    this.#teacher = model;
+    return this;
+  }
+
+  /** The student to train (in place). Adam with the current optimizer options is (re)created for it. */
+  setStudent(model: Model): this {
+    this.#checkIdle('setStudent');
+    checkModel(model, 'student');
+    callNative(() => this.#session.setStudent(model.native));
+    this.#student = model;
+    return this;
+  }
+
+  get teacher(): Model | undefined {
+    return this.#teacher;
+  }
+
+  get student(): Model | undefined {
+    return this.#student;
+  }
+
+  /** Chooses the loss; see {@link LossOptions} for the defaults. */
+  setLoss(options: LossOptions = {}): this {
+    this.#checkIdle('setLoss');
+    callNative(() => this.#session.setLoss(lossOptions(options)));
+    return this;
+  }
+
+  /** Adam's hyper-parameters. Changing them keeps Adam's moments. */
+  setOptimizer(options: OptimizerOptions = {}): this {
+    this.#checkIdle('setOptimizer');
+    if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `optimizer options must be an object, got ${describe(options)}`);
+    if (options.type !== undefined && options.type !== 'adam')
+      throw new KDSError('E_ARG', `optimizer type must be 'adam', got ${describe(options.type)}`);
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))
+      throw new KDSError('E_ARG', `betas must be two numbers in [0, 1), got ${describe(betas)}`);
+    const adam = {
+      lr: nonNegative(options.lr ?? 1e-4, 'lr'),
+      beta1: betas[0],
+      beta2: betas[1],
+      eps: nonNegative(options.eps ?? 1e-8, 'eps'),
+      weightDecay: nonNegative(options.weightDecay ?? 0, 'weightDecay'),
+    };
+    callNative(() => this.#session.setOptimizer(adam));
+    return this;
+  }
+
+  /**
+   * One step: teacher forward (no autograd), student forward, weighted loss, zeroed gradients, backward,
+   * Adam step. `lr` is [n, 3, h, w] and `hr` [n, 3, s*h, s*w], values 0..255. On any error (E_SHAPE,
+   * E_NAN, ...) the student's weights and the optimiser state are unchanged.
+   */
+  train(lr: TensorLike, hr: TensorLike): Promise<StepLosses> {
+    return this.#enqueue('train', () => {
+      const lrArg = imageArg(lr, 'lr');
+      const hrArg = imageArg(hr, 'hr');
+      return awaitNative(() => this.#session.train(lrArg, hrArg));
+    });
+  }
+
+  /** Saves the student atomically: TorchScript students as TorchScript, EDSR students as a state dict. */
+  saveStudentModel(path: string): Promise<void> {
+    return this.#enqueue('saveStudentModel', () => {
+      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      return awaitNative(() => this.#session.saveStudent(path));
+    });
+  }
+
+  /** Waits for queued work, then releases the session (models stay usable through their own handles). */
+  async dispose(): Promise<void> {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    await this.#queue.catch(() => undefined);
+    this.#session.dispose();
+    this.#teacher = this.#student = undefined;
+  }
+
+  #checkIdle(method: string): void {
+    if (this.#disposed) throw new KDSError('E_STATE', `${method}(): this KDS was disposed`);
+    if (this.#pending > 0)
+      throw new KDSError('E_STATE', `${method}(): a train() or saveStudentModel() call is still running; await it before changing the session`);
+  }
+
+  // Runs fn after everything queued before it, so steps never overlap and keep call order.
+  #enqueue<T>(method: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#disposed) return Promise.reject(new KDSError('E_STATE', `${method}(): this KDS was disposed`));
+    this.#pending++;
+    const run = this.#queue.then(fn, fn);
+    this.#queue = run.then(
+      () => this.#pending--,
+      () => this.#pending--,
+    );
+    return run;
+  }
+}
+
+function checkModel(model: unknown, role: string): asserts model is Model {
+  if (!(model instanceof Model))
+    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr() or loadTorchScript()), got ${describe(model)}`);
+}
+
+function nonNegative(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new KDSError('E_ARG', `${name} must be a finite number >= 0, got ${describe(value)}`);
+  return value;
+}
+
+function lossOptions(options: LossOptions): NativeLossOptions {
+  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `loss options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options))
+    if (!['SA', 'weights', 'positions'].includes(key))
+      throw new KDSError('E_ARG', `unknown loss option '${key}': expected SA, weights or positions`);
+  const out: NativeLossOptions = { ...DEFAULT_LOSS };
+  const sa = options.SA ?? true;
+  if (typeof sa === 'boolean') {
+    out.useSA = sa;
+  } else if (typeof sa === 'object' && sa !== null) {
+    out.useSA = true;
+    for (const key of Object.keys(sa))
+      if (!['impl', 'eps', 'tile', 'pool', 'poolSize'].includes(key))
+        throw new KDSError('E_ARG', `unknown SA option '${key}': expected impl, eps, tile, pool or poolSize`);
+    if (sa.impl !== undefined) {
+      if (sa.impl !== 'fused' && sa.impl !== 'plain') throw new KDSError('E_ARG', `SA.impl must be 'fused' or 'plain', got ${describe(sa.impl)}`);
+      out.impl = sa.impl;
+    }
+    if (sa.eps !== undefined) out.eps = nonNegative(sa.eps, 'SA.eps');
+    if (sa.tile !== undefined) {
+      if (!Number.isInteger(sa.tile) || sa.tile < 0) throw new KDSError('E_ARG', `SA.tile must be an integer >= 0, got ${describe(sa.tile)}`);
+      out.tile = sa.tile;
+    }
+    if (sa.pool !== undefined) {
+      if (!['none', 'max', 'avg'].includes(sa.pool)) throw new KDSError('E_ARG', `SA.pool must be 'none', 'max' or 'avg', got ${describe(sa.pool)}`);
+      out.pool = sa.pool;
+    }
+    if (sa.poolSize !== undefined) {
+      if (!Number.isInteger(sa.poolSize) || sa.poolSize < 1) throw new KDSError('E_ARG', `SA.poolSize must be a positive integer, got ${describe(sa.poolSize)}`);
+      out.poolSize = sa.poolSize;
+    }
+  } else {
+    throw new KDSError('E_ARG', `SA must be a boolean or an options object, got ${describe(sa)}`);
+  }
+  if (options.weights !== undefined) {
+    const w = options.weights;
+    if (typeof w !== 'object' || w === null) throw new KDSError('E_ARG', `weights must be an object, got ${describe(w)}`);
+    for (const key of Object.keys(w))
+      if (!['DS', 'TS', 'SA'].includes(key)) throw new KDSError('E_ARG', `unknown loss weight '${key}': expected DS, TS or SA`);
+    if (w.DS !== undefined) out.DS = nonNegative(w.DS, 'weights.DS');
+    if (w.TS !== undefined) out.TS = nonNegative(w.TS, 'weights.TS');
+    if (w.SA !== undefined) out.SA = nonNegative(w.SA, 'weights.SA');
+  }
+  if (options.positions !== undefined) {
+    const p = options.positions;
+    if (!Array.isArray(p) || p.length === 0 || !p.every((i) => Number.isInteger(i) && i >= 0))
+      throw new KDSError('E_ARG', `positions must be a non-empty array of integers >= 0, got ${describe(p)}`);
+    out.positions = [...p];
+  }
+  return out;
+}

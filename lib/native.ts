@@ -1,0 +1,124 @@
+// The addon's surface, typed. Loaded once with node-gyp-build, which prefers build/Release and falls
+// back to prebuilds/<platform>-<arch>/. Everything here is internal: lib/ wraps it for users.
+import path from 'node:path';
+import { KDSError } from './errors';
+
+export interface NativeTensor {
+  readonly shape: number[];
+  readonly device: string;
+  toFloat32Array(): Float32Array;
+  dispose(): void;
+}
+
+export interface NativeTensorArg {
+  data: Float32Array;
+  shape: readonly number[];
+}
+
+export interface NativeForward {
+  features: NativeTensor[];
+  output: NativeTensor;
+}
+
+export interface NativeModel {
+  readonly kind: string;
+  readonly hasFeatures: boolean;
+  readonly scale: number | null;
+  readonly parameterCount: number;
+  readonly device: string;
+  forward(input: NativeTensor | NativeTensorArg): Promise<NativeForward>;
+  save(path: string): Promise<void>;
+  saveStateDict(path: string): Promise<void>;
+  loadStateDict(path: string, options: { strict: boolean }): Promise<void>;
+  dispose(): void;
+}
+
+export interface NativeLossOptions {
+  DS: number;
+  TS: number;
+  SA: number;
+  useSA: boolean;
+  impl: string;
+  eps: number;
+  tile: number;
+  pool: string;
+  poolSize: number;
+  positions?: number[];
+}
+
+export interface NativeAdamOptions {
+  lr: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+export interface NativeStepLosses {
+  total: number;
+  DS: number;
+  TS: number;
+  SA: number;
+}
+
+export interface NativeSession {
+  readonly device: string | null;
+  readonly busy: boolean;
+  setDevice(device: string): void;
+  setTeacher(model: NativeModel): void;
+  setStudent(model: NativeModel): void;
+  setLoss(options: NativeLossOptions): void;
+  setOptimizer(options: NativeAdamOptions): void;
+  train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<NativeStepLosses>;
+  saveStudent(path: string): Promise<void>;
+  dispose(): void;
+}
+
+export interface NativeBuildInfo {
+  torchVersion: string;
+  libtorchDir: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  numThreads: number;
+  parallelInfo: string;
+}
+
+export interface NativeAddon {
+  NativeTensor: new (data: Float32Array, shape: readonly number[]) => NativeTensor;
+  NativeModel: new (...args: never[]) => NativeModel;
+  NativeSession: new () => NativeSession;
+  createEdsr(options: Record<string, number>): NativeModel;
+  loadTorchScript(path: string): Promise<NativeModel>;
+  setNumThreads(n: number): void;
+  getNumThreads(): number;
+  manualSeed(seed: number): void;
+  buildInfo(): NativeBuildInfo;
+}
+
+function load(): NativeAddon {
+  const root = path.resolve(__dirname, '..');
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
+    return nodeGypBuild(root);
+  } catch (err) {
+    throw new KDSError(
+      'E_NATIVE',
+      `kds: the native addon could not be loaded from ${root} (${(err as Error).message.split('\n')[0]}). ` +
+        'Run `npm install` (or `npm run build:native`) in the kds package to build it.',
+      { cause: err },
+    );
+  }
+}
+
+let addon: NativeAddon | undefined;
+
+/** The loaded addon; loads it (and LibTorch) on first use. */
+export function native(): NativeAddon {
+  if (!addon) {
+    addon = load();
+    const threads = process.env.KDS_NUM_THREADS;
+    if (threads) addon.setNumThreads(Number(threads));
+  }
+  return addon;
+}

@@ -1,0 +1,35 @@
+import { callNative, KDSError } from './errors';
+import { native } from './native';
+
+/** What kds was built against and what this process can use. */
+export interface Info {
+  torchVersion: string;
+  libtorchDir: string;
+  cudaAvailable: boolean;
+  cudaDeviceCount: number;
+  numThreads: number;
+  parallelInfo: string;
+}
+
+/**
+ * Intra-op threads for LibTorch (default: LibTorch's choice, the number of physical cores; the
+ * KDS_NUM_THREADS environment variable sets it at load). On a busy machine fewer threads can be faster.
+ */
+export function setNumThreads(n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new KDSError('E_ARG', `numThreads must be a positive integer, got ${String(n)}`);
+  callNative(() => native().setNumThreads(n));
+}
+
+export function getNumThreads(): number {
+  return callNative(() => native().getNumThreads());
+}
+
+/** Seeds LibTorch's random generators (model initialisation). */
+export function manualSeed(seed: number): void {
+  if (!Number.isSafeInteger(seed) || seed < 0) throw new KDSError('E_ARG', `seed must be a non-negative integer, got ${String(seed)}`);
+  callNative(() => native().manualSeed(seed));
+}
+
+export function info(): Info {
+  return callNative(() => native().buildInfo());
+}

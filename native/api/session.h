@@ -1,0 +1,61 @@
+// One distillation session: the KDS object of the seed API. Methods are called from one thread at a
+// time (the glue serialises them); train() is the expensive one and runs on a worker thread.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "api/model.h"
+#include "api/tensor.h"
+
+namespace kds {
+
+struct LossOptions {
+  // Total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum over positions of SA loss.
+  double weightDS = 0.5;
+  double weightTS = 0.5;
+  double weightSA = 1.0;
+  bool useSA = true;
+  std::vector<int> positions;        // empty: every feature pair
+  std::string saImpl = "fused";      // "fused" (tiled, low memory) or "plain" (the reference formula)
+  double eps = 1e-8;                 // added to each pixel's feature norm
+  int64_t tile = 0;                  // fused tile size; 0 chooses from the shapes
+  std::string pool = "none";         // "none", "max" or "avg": FAKD's pooled variant (PSA)
+  int poolSize = 2;
+};
+
+struct AdamOptions {
+  double lr = 1e-4;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weightDecay = 0.0;
+};
+
+struct StepLosses {
+  double total = 0, DS = 0, TS = 0, SA = 0;  // parts unweighted
+};
+
+class Session {
+ public:
+  Session();
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  void setDevice(const std::string& device);
+  std::string device() const;
+  void setTeacher(ModelPtr teacher);
+  void setStudent(ModelPtr student);
+  void setLoss(const LossOptions& options);
+  void setOptimizer(const AdamOptions& options);
+  // One optimisation step. On any error no weight and no optimiser state changes.
+  StepLosses train(const Tensor& lr, const Tensor& hr);
+  void saveStudent(const std::string& path);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kds

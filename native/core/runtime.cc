@@ -1,0 +1,83 @@
+#include "core/runtime.h"
+
+#include <ATen/Parallel.h>
+
+#include <atomic>
+#include <sstream>
+
+#include "api/runtime.h"
+
+namespace kds {
+namespace {
+std::atomic<int> g_threads{0};  // 0: LibTorch's default
+}
+
+void setNumThreads(int n) {
+  if (n < 1) throw Error(ErrorCode::Argument, "numThreads must be a positive integer, got " + std::to_string(n));
+  g_threads = n;
+  at::set_num_threads(n);
+}
+
+int numThreads() {
+  applyThreadSettings();
+  return at::get_num_threads();
+}
+
+void applyThreadSettings() {
+  const int n = g_threads.load();
+  if (n > 0 && at::get_num_threads() != n) at::set_num_threads(n);
+}
+
+void manualSeed(uint64_t seed) { torch::manual_seed(seed); }
+
+torch::Device parseDevice(const std::string& name) {
+  std::optional<torch::Device> device;
+  try {
+    device.emplace(name);
+  } catch (const std::exception&) {
+    throw Error(ErrorCode::Device, "unknown device '" + name + "': expected 'cpu', 'cuda' or 'cuda:N'");
+  }
+  if (device->is_cpu()) return *device;
+  if (device->is_cuda()) {
+    if (!torch::cuda::is_available()) {
+      throw Error(ErrorCode::Device, "device '" + name + "' requested, but CUDA is not available (this LibTorch " +
+                                         "build has no CUDA or no GPU is visible); use 'cpu' or build against a CUDA LibTorch");
+    }
+    const int count = static_cast<int>(torch::cuda::device_count());
+    const int index = device->has_index() ? device->index() : 0;
+    if (index >= count) {
+      throw Error(ErrorCode::Device, "device '" + name + "' requested, but only " + std::to_string(count) +
+                                         " CUDA device(s) are visible (cuda:0..cuda:" + std::to_string(count - 1) + ")");
+    }
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error(ErrorCode::Device, "unsupported device '" + name + "': expected 'cpu', 'cuda' or 'cuda:N'");
+}
+
+std::string torchMessage(const std::exception& e) {
+  if (auto* c10 = dynamic_cast<const c10::Error*>(&e)) {
+    std::string msg = c10->what_without_backtrace();
+    // c10 messages end with a hint about the C++ stack trace; keep the first lines only.
+    auto pos = msg.find("\nException raised from");
+    if (pos != std::string::npos) msg.resize(pos);
+    return msg;
+  }
+  return e.what();
+}
+
+BuildInfo buildInfo() {
+  BuildInfo info;
+#ifdef KDS_TORCH_VERSION
+  info.torchVersion = KDS_TORCH_VERSION;
+#endif
+#ifdef KDS_LIBTORCH_DIR
+  info.libtorchDir = KDS_LIBTORCH_DIR;
+#endif
+  info.cudaAvailable = torch::cuda::is_available();
+  info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
+  info.numThreads = numThreads();
+  info.parallelInfo = at::get_parallel_info();
+  return info;
+}
+
+}  // namespace kds

@@ -1,0 +1,168 @@
+#include "api/session.h"
+
+#include <mutex>
+
+#include "api/error.h"
+#include "core/runtime.h"
+#include "core/torch_tensor.h"
+#include "losses/distill_loss.h"
+#include "models/torch_model.h"
+
+namespace kds {
+
+struct Session::Impl {
+  torch::Device device{torch::kCPU};
+  ModelPtr teacher, student;
+  LossOptions loss;
+  AdamOptions adam;
+  std::unique_ptr<torch::optim::Adam> optimizer;  // built for the current student on first use
+  int64_t steps = 0;                              // steps applied with the current optimizer
+
+  torch::optim::AdamOptions torchAdamOptions() const {
+    return torch::optim::AdamOptions(adam.lr).betas({adam.beta1, adam.beta2}).eps(adam.eps).weight_decay(adam.weightDecay);
+  }
+
+  torch::optim::Adam& ensureOptimizer() {
+    if (!optimizer) {
+      auto params = asTorchModel(*student).trainableParameters();
+      if (params.empty()) throw Error(ErrorCode::State, "the student has no trainable parameters");
+      optimizer = std::make_unique<torch::optim::Adam>(params, torchAdamOptions());
+      steps = 0;
+    }
+    return *optimizer;
+  }
+
+  torch::Tensor checkedImage(const Tensor& tensor, const char* name) const {
+    const auto& t = unwrap(tensor);
+    if (t.dim() != 4 || t.size(1) != 3)
+      throw Error(ErrorCode::Shape, std::string(name) + " must have shape [n, 3, h, w] (RGB, values 0..255), got " + shapeToString(t.sizes().vec()));
+    if (t.size(0) < 1 || t.size(2) < 1 || t.size(3) < 1)
+      throw Error(ErrorCode::Shape, std::string(name) + " is empty: shape " + shapeToString(t.sizes().vec()));
+    if (!torch::isfinite(t).all().item<bool>())
+      throw Error(ErrorCode::NonFinite, std::string(name) + " contains NaN or Inf values");
+    return t;
+  }
+};
+
+Session::Session() : impl_(std::make_unique<Impl>()) {}
+Session::~Session() = default;
+
+void Session::setDevice(const std::string& name) {
+  auto device = parseDevice(name);
+  if (impl_->optimizer && impl_->steps > 0 && device != impl_->device)
+    throw Error(ErrorCode::State, "setDevice('" + name + "') after training started: the optimiser state lives on " +
+                                      impl_->device.str() + "; choose the device before the first train() call");
+  impl_->device = device;
+  if (impl_->teacher) asTorchModel(*impl_->teacher).moveTo(device);
+  if (impl_->student) asTorchModel(*impl_->student).moveTo(device);
+}
+
+std::string Session::device() const { return impl_->device.str(); }
+
+void Session::setTeacher(ModelPtr teacher) {
+  if (!teacher) throw Error(ErrorCode::Argument, "setTeacher: expected a model");
+  if (teacher == impl_->student) throw Error(ErrorCode::Argument, "setTeacher: the teacher must be a different model from the student");
+  if (impl_->student && teacher->scale() && impl_->student->scale() && *teacher->scale() != *impl_->student->scale())
+    throw Error(ErrorCode::Shape, "setTeacher: teacher scale x" + std::to_string(*teacher->scale()) + " differs from student scale x" +
+                                      std::to_string(*impl_->student->scale()));
+  auto& t = asTorchModel(*teacher);
+  std::lock_guard<std::mutex> lock(t.mutex());
+  t.moveTo(impl_->device);
+  t.setTraining(false);
+  impl_->teacher = std::move(teacher);
+}
+
+void Session::setStudent(ModelPtr student) {
+  if (!student) throw Error(ErrorCode::Argument, "setStudent: expected a model");
+  if (student == impl_->teacher) throw Error(ErrorCode::Argument, "setStudent: the student must be a different model from the teacher");
+  if (impl_->teacher && student->scale() && impl_->teacher->scale() && *student->scale() != *impl_->teacher->scale())
+    throw Error(ErrorCode::Shape, "setStudent: student scale x" + std::to_string(*student->scale()) + " differs from teacher scale x" +
+                                      std::to_string(*impl_->teacher->scale()));
+  auto& s = asTorchModel(*student);
+  if (s.trainableParameters().empty()) throw Error(ErrorCode::Argument, "setStudent: the model has no trainable parameters");
+  std::lock_guard<std::mutex> lock(s.mutex());
+  s.moveTo(impl_->device);
+  impl_->student = std::move(student);
+  impl_->optimizer.reset();  // a new student gets a fresh Adam
+}
+
+void Session::setLoss(const LossOptions& options) { impl_->loss = options; }
+
+void Session::setOptimizer(const AdamOptions& options) {
+  impl_->adam = options;
+  if (impl_->optimizer) {  // keep the moments; change the hyper-parameters
+    for (auto& group : impl_->optimizer->param_groups())
+      static_cast<torch::optim::AdamOptions&>(group.options()) = impl_->torchAdamOptions();
+  }
+}
+
+StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
+  applyThreadSettings();
+  auto& impl = *impl_;
+  const bool needTeacher = impl.loss.weightTS != 0 || (impl.loss.useSA && impl.loss.weightSA != 0);
+  if (!impl.student) throw Error(ErrorCode::State, "train() before setStudent(): set a student model first");
+  if (needTeacher && !impl.teacher)
+    throw Error(ErrorCode::State, "train() before setTeacher(): set a teacher, or turn TS and SA off with setLoss({ weights: { TS: 0, SA: 0 } })");
+
+  auto lr = impl.checkedImage(lrTensor, "lr");
+  auto hr = impl.checkedImage(hrTensor, "hr");
+  if (lr.size(0) != hr.size(0))
+    throw Error(ErrorCode::Shape, "lr and hr batch sizes differ: " + shapeToString(lr.sizes().vec()) + " vs " + shapeToString(hr.sizes().vec()));
+  if (auto scale = impl.student->scale()) {
+    if (hr.size(2) != *scale * lr.size(2) || hr.size(3) != *scale * lr.size(3))
+      throw Error(ErrorCode::Shape, "hr must be x" + std::to_string(*scale) + " the size of lr: lr " + shapeToString(lr.sizes().vec()) +
+                                        " needs hr [" + std::to_string(lr.size(0)) + ", 3, " + std::to_string(*scale * lr.size(2)) + ", " +
+                                        std::to_string(*scale * lr.size(3)) + "], got " + shapeToString(hr.sizes().vec()));
+  }
+
+  auto& student = asTorchModel(*impl.student);
+  TorchModel* teacher = needTeacher ? &asTorchModel(*impl.teacher) : nullptr;
+  std::unique_lock<std::mutex> studentLock(student.mutex(), std::defer_lock), teacherLock;
+  if (teacher) {
+    teacherLock = std::unique_lock<std::mutex>(teacher->mutex(), std::defer_lock);
+    std::lock(studentLock, teacherLock);
+  } else {
+    studentLock.lock();
+  }
+  auto& optimizer = impl.ensureOptimizer();
+
+  lr = lr.to(impl.device, /*non_blocking=*/true);
+  hr = hr.to(impl.device, /*non_blocking=*/true);
+
+  SrOutput teacherOut;
+  if (teacher) {
+    torch::NoGradGuard noGrad;
+    teacher->setTraining(false);
+    teacherOut = translateTorchErrors(ErrorCode::Shape, "teacher forward failed", [&] { return teacher->run(lr); });
+  }
+  optimizer.zero_grad(/*set_to_none=*/true);
+  student.setTraining(true);
+  SrOutput studentOut = translateTorchErrors(ErrorCode::Shape, "student forward failed", [&] { return student.run(lr); });
+
+  LossParts parts = distillationLoss(studentOut, teacher ? &teacherOut : nullptr, hr, impl.loss);
+  auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
+  auto v = values.accessor<double, 1>();
+  StepLosses result{v[0], v[1], v[2], v[3]};
+  if (!std::isfinite(result.total))
+    throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
+                                          ", SA " + std::to_string(result.SA) + "); the step was not applied");
+
+  translateTorchErrors(ErrorCode::Internal, "backward failed", [&] { parts.total.backward(); });
+  std::vector<torch::Tensor> grads;
+  for (auto& p : student.trainableParameters())
+    if (p.grad().defined()) grads.push_back(p.grad());
+  if (!grads.empty() && !torch::stack(torch::_foreach_norm(grads)).isfinite().all().item<bool>()) {
+    optimizer.zero_grad(true);
+    throw Error(ErrorCode::NonFinite, "the student's gradients are not finite; the step was not applied");
+  }
+  optimizer.step();
+  ++impl.steps;
+  return result;
+}
+
+void Session::saveStudent(const std::string& path) {
+  if (!impl_->student) throw Error(ErrorCode::State, "saveStudentModel() before setStudent(): there is no student to save");
+  impl_->student->save(path);
+}
+
+}  // namespace kds

@@ -1,0 +1,133 @@
+#include "glue/model_wrap.h"
+
+#include "glue/addon_data.h"
+#include "glue/errors.h"
+#include "glue/js_args.h"
+#include "glue/promise_worker.h"
+#include "glue/tensor_wrap.h"
+
+namespace kds::glue {
+
+Napi::Function ModelWrap::define(Napi::Env env) {
+  return DefineClass(env, "NativeModel",
+                     {InstanceAccessor<&ModelWrap::kind>("kind"), InstanceAccessor<&ModelWrap::hasFeatures>("hasFeatures"),
+                      InstanceAccessor<&ModelWrap::scale>("scale"),
+                      InstanceAccessor<&ModelWrap::parameterCount>("parameterCount"),
+                      InstanceAccessor<&ModelWrap::device>("device"), InstanceMethod<&ModelWrap::forward>("forward"),
+                      InstanceMethod<&ModelWrap::save>("save"),
+                      InstanceMethod<&ModelWrap::saveStateDict>("saveStateDict"), InstanceMethod<&ModelWrap::loadStateDict>("loadStateDict"),
+                      InstanceMethod<&ModelWrap::dispose>("dispose")});
+}
+
+Napi::Object ModelWrap::create(Napi::Env env, ModelPtr model) {
+  auto* holder = new ModelPtr(std::move(model));
+  auto external = Napi::External<ModelPtr>::New(env, holder, [](Napi::Env, ModelPtr* p) { delete p; });
+  return addonData(env).modelClass.New({external});
+}
+
+ModelWrap* ModelWrap::unwrapIf(Napi::Value value) {
+  if (!value.IsObject()) return nullptr;
+  if (!value.As<Napi::Object>().InstanceOf(addonData(value.Env()).modelClass.Value())) return nullptr;
+  return ModelWrap::Unwrap(value.As<Napi::Object>());
+}
+
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+  if (info.Length() != 1 || !info[0].IsExternal())
+    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr() or loadTorchScript()");
+  model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
+}
+
+const ModelPtr& ModelWrap::model(Napi::Env env) const {
+  if (!model_) throw makeError(env, ErrorCode::State, "this model was disposed");
+  return model_;
+}
+
+Napi::Value ModelWrap::kind(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model(info.Env())->kind()); }
+
+Napi::Value ModelWrap::hasFeatures(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), model(info.Env())->hasFeatures());
+}
+
+Napi::Value ModelWrap::scale(const Napi::CallbackInfo& info) {
+  auto s = model(info.Env())->scale();
+  return s ? Napi::Number::New(info.Env(), *s) : info.Env().Null();
+}
+
+Napi::Value ModelWrap::parameterCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(model(info.Env())->parameterCount()));
+}
+
+Napi::Value ModelWrap::device(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), model(info.Env())->device()); }
+
+Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  std::vector<Napi::Value> keep{info.This()};
+  TensorArg input = readTensorArg(info[0], "input", keep);
+  return PromiseWorker<ForwardResult>::start(
+      env, [m, input] { return m->forward(*input.resolve()); },
+      [](Napi::Env env, ForwardResult& r) -> Napi::Value {
+        auto features = Napi::Array::New(env, r.features.size());
+        for (size_t i = 0; i < r.features.size(); ++i) features.Set(i, TensorWrap::create(env, r.features[i]));
+        auto out = Napi::Object::New(env);
+        out.Set("features", features);
+        out.Set("output", TensorWrap::create(env, r.output));
+        return out;
+      },
+      keep);
+}
+
+Napi::Value ModelWrap::save(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  std::string path = stringArg(info, 0, "path");
+  return PromiseWorker<Nothing>::start(
+      env, [m, path] { m->save(path); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      {info.This()});
+}
+
+Napi::Value ModelWrap::saveStateDict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  std::string path = stringArg(info, 0, "path");
+  return PromiseWorker<Nothing>::start(
+      env, [m, path] { m->saveStateDict(path); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      {info.This()});
+}
+
+Napi::Value ModelWrap::loadStateDict(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  std::string path = stringArg(info, 0, "path");
+  LoadOptions options;
+  options.strict = boolOption(objectArg(info, 1, "options"), "strict", true);
+  return PromiseWorker<Nothing>::start(
+      env, [m, path, options] { m->loadStateDict(path, options); return Nothing{}; },
+      [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()});
+}
+
+void ModelWrap::dispose(const Napi::CallbackInfo&) { model_.reset(); }
+
+Napi::Value createEdsr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = objectArg(info, 0, "options");
+    EdsrOptions options;
+    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
+    options.resScale = numberOption(o, "resScale", options.resScale);
+    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    return ModelWrap::create(env, kds::createEdsr(options));
+  });
+}
+
+Napi::Value loadTorchScript(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = stringArg(info, 0, "path");
+  return PromiseWorker<ModelPtr>::start(
+      env, [path] { return kds::loadTorchScript(path); },
+      [](Napi::Env env, ModelPtr& m) -> Napi::Value { return ModelWrap::create(env, m); });
+}
+
+}  // namespace kds::glue

@@ -1,0 +1,38 @@
+// NativeModel: a JS handle on a core model (EDSR or TorchScript), and the functions that create one.
+#pragma once
+#include <napi.h>
+
+#include "api/model.h"
+
+namespace kds::glue {
+
+class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  static Napi::Object create(Napi::Env env, ModelPtr model);
+  static ModelWrap* unwrapIf(Napi::Value value);
+
+  explicit ModelWrap(const Napi::CallbackInfo& info);
+  const ModelPtr& model(Napi::Env env) const;
+
+ private:
+  Napi::Value kind(const Napi::CallbackInfo& info);
+  Napi::Value hasFeatures(const Napi::CallbackInfo& info);
+  Napi::Value scale(const Napi::CallbackInfo& info);
+  Napi::Value parameterCount(const Napi::CallbackInfo& info);
+  Napi::Value device(const Napi::CallbackInfo& info);
+  Napi::Value forward(const Napi::CallbackInfo& info);
+  Napi::Value save(const Napi::CallbackInfo& info);
+  Napi::Value saveStateDict(const Napi::CallbackInfo& info);
+  Napi::Value loadStateDict(const Napi::CallbackInfo& info);
+  void dispose(const Napi::CallbackInfo& info);
+
+  ModelPtr model_;
+};
+
+// createEdsr(options): NativeModel (synchronous: building is quick).
+Napi::Value createEdsr(const Napi::CallbackInfo& info);
+// loadTorchScript(path): Promise<NativeModel>.
+Napi::Value loadTorchScript(const Napi::CallbackInfo& info);
+
+}  // namespace kds::glue

@@ -1,0 +1,154 @@
+#include "glue/session_wrap.h"
+
+#include <cmath>
+
+#include "glue/errors.h"
+#include "glue/js_args.h"
+#include "glue/model_wrap.h"
+#include "glue/promise_worker.h"
+#include "glue/tensor_wrap.h"
+
+namespace kds::glue {
+
+Napi::Function SessionWrap::define(Napi::Env env) {
+  return DefineClass(env, "NativeSession",
+                     {InstanceMethod<&SessionWrap::setDevice>("setDevice"), InstanceAccessor<&SessionWrap::device>("device"),
+                      InstanceMethod<&SessionWrap::setTeacher>("setTeacher"),
+                      InstanceMethod<&SessionWrap::setStudent>("setStudent"), InstanceMethod<&SessionWrap::setLoss>("setLoss"),
+                      InstanceMethod<&SessionWrap::setOptimizer>("setOptimizer"), InstanceMethod<&SessionWrap::train>("train"),
+                      InstanceMethod<&SessionWrap::saveStudent>("saveStudent"), InstanceAccessor<&SessionWrap::busy>("busy"),
+                      InstanceMethod<&SessionWrap::dispose>("dispose")});
+}
+
+SessionWrap::SessionWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<SessionWrap>(info), session_(std::make_shared<Session>()) {}
+
+Session& SessionWrap::session(Napi::Env env, const char* method) {
+  if (!session_) throw makeError(env, ErrorCode::State, std::string(method) + "(): this KDS session was disposed");
+  if (busy_)
+    throw makeError(env, ErrorCode::State, std::string(method) + "(): a training step or save is running; await it first");
+  return *session_;
+}
+
+Napi::Value SessionWrap::setDevice(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setDevice");
+  std::string name = stringArg(info, 0, "device");
+  guarded(env, [&] { s.setDevice(name); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::device(const Napi::CallbackInfo& info) {
+  if (!session_) return info.Env().Null();
+  return Napi::String::New(info.Env(), session_->device());
+}
+
+static ModelPtr modelArg(const Napi::CallbackInfo& info, const char* role) {
+  auto* wrap = info.Length() > 0 ? ModelWrap::unwrapIf(info[0]) : nullptr;
+  if (!wrap) throw makeError(info.Env(), ErrorCode::Argument, std::string(role) + " must be a kds Model (models.edsr() or loadTorchScript())");
+  return wrap->model(info.Env());
+}
+
+Napi::Value SessionWrap::setTeacher(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setTeacher");
+  ModelPtr model = modelArg(info, "teacher");
+  guarded(env, [&] { s.setTeacher(model); });
+  teacherRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::setStudent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setStudent");
+  ModelPtr model = modelArg(info, "student");
+  guarded(env, [&] { s.setStudent(model); });
+  studentRef_ = Napi::Persistent(info[0].As<Napi::Object>());
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::setLoss(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setLoss");
+  auto o = objectArg(info, 0, "loss options");
+  LossOptions options;
+  options.weightDS = numberOption(o, "DS", options.weightDS);
+  options.weightTS = numberOption(o, "TS", options.weightTS);
+  options.weightSA = numberOption(o, "SA", options.weightSA);
+  options.useSA = boolOption(o, "useSA", options.useSA);
+  options.saImpl = stringOption(o, "impl", options.saImpl);
+  options.eps = numberOption(o, "eps", options.eps);
+  options.tile = static_cast<int64_t>(numberOption(o, "tile", static_cast<double>(options.tile)));
+  options.pool = stringOption(o, "pool", options.pool);
+  options.poolSize = static_cast<int>(numberOption(o, "poolSize", options.poolSize));
+  Napi::Value positions = o.Get("positions");
+  if (positions.IsArray()) {
+    auto arr = positions.As<Napi::Array>();
+    for (uint32_t i = 0; i < arr.Length(); ++i) {
+      Napi::Value p = arr.Get(i);
+      if (!p.IsNumber()) throw makeError(env, ErrorCode::Argument, "positions must be an array of integers");
+      options.positions.push_back(p.As<Napi::Number>().Int32Value());
+    }
+  }
+  guarded(env, [&] { s.setLoss(options); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::setOptimizer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setOptimizer");
+  auto o = objectArg(info, 0, "optimizer options");
+  AdamOptions options;
+  options.lr = numberOption(o, "lr", options.lr);
+  options.beta1 = numberOption(o, "beta1", options.beta1);
+  options.beta2 = numberOption(o, "beta2", options.beta2);
+  options.eps = numberOption(o, "eps", options.eps);
+  options.weightDecay = numberOption(o, "weightDecay", options.weightDecay);
+  guarded(env, [&] { s.setOptimizer(options); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  session(env, "train");
+  std::vector<Napi::Value> keep{info.This()};
+  TensorArg lr = readTensorArg(info[0], "lr", keep);
+  TensorArg hr = readTensorArg(info[1], "hr", keep);
+  busy_ = true;
+  std::shared_ptr<Session> s = session_;
+  return PromiseWorker<StepLosses>::start(
+      env, [s, lr, hr] { return s->train(*lr.resolve(), *hr.resolve()); },
+      [](Napi::Env env, StepLosses& r) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("total", r.total);
+        out.Set("DS", r.DS);
+        out.Set("TS", r.TS);
+        out.Set("SA", r.SA);
+        return out;
+      },
+      keep, [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::saveStudent(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  session(env, "saveStudentModel");
+  std::string path = stringArg(info, 0, "path");
+  busy_ = true;
+  std::shared_ptr<Session> s = session_;
+  return PromiseWorker<Nothing>::start(
+      env, [s, path] { s->saveStudent(path); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      {info.This()}, [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
+
+Napi::Value SessionWrap::dispose(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (busy_) throw makeError(env, ErrorCode::State, "dispose(): a training step or save is running; await it first");
+  session_.reset();
+  teacherRef_.Reset();
+  studentRef_.Reset();
+  return env.Undefined();
+}
+
+}  // namespace kds::glue

@@ -1,0 +1,36 @@
+// NativeSession: the JS handle on kds::Session. While a step runs on a worker, every other call that
+// would touch the session fails with E_STATE (lib/kds.ts queues calls so users rarely see that).
+#pragma once
+#include <napi.h>
+
+#include <memory>
+
+#include "api/session.h"
+
+namespace kds::glue {
+
+class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
+ public:
+  static Napi::Function define(Napi::Env env);
+  explicit SessionWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Session& session(Napi::Env env, const char* method);
+  Napi::Value setDevice(const Napi::CallbackInfo& info);
+  Napi::Value device(const Napi::CallbackInfo& info);
+  Napi::Value setTeacher(const Napi::CallbackInfo& info);
+  Napi::Value setStudent(const Napi::CallbackInfo& info);
+  Napi::Value setLoss(const Napi::CallbackInfo& info);
+  Napi::Value setOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value train(const Napi::CallbackInfo& info);
+  Napi::Value saveStudent(const Napi::CallbackInfo& info);
+  Napi::Value busy(const Napi::CallbackInfo& info);
+  Napi::Value dispose(const Napi::CallbackInfo& info);
+
+  std::shared_ptr<Session> session_;
+  bool busy_ = false;  // touched on the JS thread only
+  // JS handles of the models the session holds, so they outlive it.
+  Napi::ObjectReference teacherRef_, studentRef_;
+};
+
+}  // namespace kds::glue

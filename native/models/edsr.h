@@ -1,0 +1,53 @@
+// EDSR (Lim et al. 2017) as in EDSR-PyTorch, returning FAKD's feature taps with the output.
+#pragma once
+#include <torch/torch.h>
+
+#include "api/model.h"
+#include "models/blocks.h"
+#include "models/torch_model.h"
+
+namespace kds {
+
+// Parameter names: sub_mean, head.0, body.{i}.body.{0,2}, body.{n} (the body's last conv),
+// tail.0.{0,2,4} (upsampler convs), tail.1, add_mean.
+class EdsrImpl : public torch::nn::Module {
+ public:
+  explicit EdsrImpl(const EdsrOptions& options);
+  // Features: [head output, output of block group 1, group 2, group 3] (an empty group repeats the tap before it). The body's n blocks form three
+  // consecutive groups of n/3, 2n/3 - n/3 and n - 2n/3 blocks (integer division), the body's final conv
+  // closing group 3; the last feature includes the global skip (the input of the tail), as in the FAKD
+  // reference code, whose published numbers were produced that way.
+  SrOutput forward(const torch::Tensor& x);
+  const EdsrOptions& options() const { return options_; }
+
+ private:
+  EdsrOptions options_;
+  torch::nn::Conv2d subMean_{nullptr}, addMean_{nullptr};
+  torch::nn::Sequential head_{nullptr}, tail_{nullptr};
+  torch::nn::ModuleList body_{nullptr};
+};
+TORCH_MODULE(Edsr);
+
+class EdsrModel final : public TorchModel {
+ public:
+  explicit EdsrModel(const EdsrOptions& options);
+
+  std::string kind() const override { return "edsr"; }
+  bool hasFeatures() const override { return true; }
+  std::optional<int> scale() const override { return net_->options().scale; }
+  void save(const std::string& path) override;
+
+  SrOutput run(const torch::Tensor& input) override { return net_->forward(input); }
+  std::vector<std::pair<std::string, torch::Tensor>> namedParameters() override;
+  void setTraining(bool on) override { net_->train(on); }
+  void moveTo(const torch::Device& device) override { net_->to(device); }
+  torch::Device torchDevice() const override;
+
+ protected:
+  bool isOptionalKey(const std::string& key) const override;
+
+ private:
+  Edsr net_{nullptr};
+};
+
+}  // namespace kds
