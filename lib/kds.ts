@@ -158,6 +158,41 @@ export class KDS {
     });
   }
 
+  /**
+   * Writes a training checkpoint atomically: the student's weights, Adam's state, the step count,
+   * LibTorch's CPU RNG state and `extra` (any JSON-serialisable value, e.g. schedule and sampler state).
+   * The file is a dict that Python's `torch.load` reads.
+   */
+  saveCheckpoint(path: string, extra: unknown = null): Promise<void> {
+    return this.#enqueue('saveCheckpoint', () => {
+      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      let text: string;
+      try {
+        text = JSON.stringify(extra ?? null);
+      } catch (err) {
+        throw new KDSError('E_ARG', `checkpoint extra must be JSON-serialisable: ${(err as Error).message}`);
+      }
+      return awaitNative(() => this.#session.saveCheckpoint(path, text));
+    });
+  }
+
+  /**
+   * Restores a checkpoint written by {@link saveCheckpoint} into the current student (same architecture)
+   * and its optimiser, and resolves to the checkpoint's `extra`. On error nothing changes.
+   */
+  loadCheckpoint(path: string): Promise<unknown> {
+    return this.#enqueue('loadCheckpoint', async () => {
+      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      const text = await awaitNative(() => this.#session.loadCheckpoint(path));
+      return text ? (JSON.parse(text) as unknown) : null;
+    });
+  }
+
+  /** Optimiser steps applied to the current student (restored by loadCheckpoint). */
+  get stepCount(): number {
+    return this.#session.steps ?? 0;
+  }
+
   /** Waits for queued work, then releases the session (models stay usable through their own handles). */
   async dispose(): Promise<void> {
     if (this.#disposed) return;

@@ -71,6 +71,9 @@ export interface NativeSession {
   setOptimizer(options: NativeAdamOptions): void;
   train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<NativeStepLosses>;
   saveStudent(path: string): Promise<void>;
+  saveCheckpoint(path: string, extra: string): Promise<void>;
+  loadCheckpoint(path: string): Promise<string>;
+  readonly steps: number | null;
   dispose(): void;
 }
 

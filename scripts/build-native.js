@@ -19,7 +19,8 @@ function main() {
   console.error(`kds: building against LibTorch from ${torch.source}: ${torch.root}`);
   const jobs = process.env.KDS_BUILD_JOBS || String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)));
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
-  const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', path.join(root, 'build'),
+  const out = process.env.KDS_BUILD_DIR ? path.resolve(process.env.KDS_BUILD_DIR) : path.join(root, 'build');
+  const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', out,
     '--parallel', jobs, `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefix}`];
   if (process.env.KDS_CMAKE_ARGS) for (const a of process.env.KDS_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });

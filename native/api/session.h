@@ -52,6 +52,12 @@ class Session {
   // One optimisation step. On any error no weight and no optimiser state changes.
   StepLosses train(const Tensor& lr, const Tensor& hr);
   void saveStudent(const std::string& path);
+  // Student weights, Adam's state, the step count, LibTorch's CPU RNG state and `extra` (opaque text
+  // that lib/ uses for the schedule and sampler state), in one atomically written file.
+  void saveCheckpoint(const std::string& path, const std::string& extra);
+  // Restores what saveCheckpoint wrote into the current student and returns `extra`. All or nothing.
+  std::string loadCheckpoint(const std::string& path);
+  int64_t steps() const;
 
  private:
   struct Impl;

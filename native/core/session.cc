@@ -5,8 +5,10 @@
 #include "api/error.h"
 #include "core/runtime.h"
 #include "core/torch_tensor.h"
+#include "io/checkpoint.h"
 #include "losses/distill_loss.h"
 #include "models/torch_model.h"
+#include "optim/adam_state.h"
 
 namespace kds {
 
@@ -163,6 +165,54 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
 void Session::saveStudent(const std::string& path) {
   if (!impl_->student) throw Error(ErrorCode::State, "saveStudentModel() before setStudent(): there is no student to save");
   impl_->student->save(path);
+}
+
+int64_t Session::steps() const { return impl_->steps; }
+
+void Session::saveCheckpoint(const std::string& path, const std::string& extra) {
+  if (!impl_->student) throw Error(ErrorCode::State, "saveCheckpoint() before setStudent(): there is no student to save");
+  auto& student = asTorchModel(*impl_->student);
+  std::lock_guard<std::mutex> lock(student.mutex());
+  Checkpoint c;
+  c.student = student.namedParameters();
+  c.optimizer = exportAdamState(impl_->ensureOptimizer(), student.trainableParameters());
+  c.steps = impl_->steps;
+  {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> genLock(generator.mutex());
+    c.rng = generator.get_state();
+  }
+  c.extra = extra;
+  writeCheckpoint(path, c);
+}
+
+std::string Session::loadCheckpoint(const std::string& path) {
+  if (!impl_->student) throw Error(ErrorCode::State, "loadCheckpoint() before setStudent(): set the student the checkpoint belongs to first");
+  Checkpoint c = readCheckpoint(path);
+  auto& student = asTorchModel(*impl_->student);
+  std::lock_guard<std::mutex> lock(student.mutex());
+  auto& optimizer = impl_->ensureOptimizer();
+  std::map<std::string, torch::Tensor> state(c.optimizer.begin(), c.optimizer.end());
+  // Weights first (validated as a whole by applyStateDict); if the optimiser state then does not fit,
+  // put the old weights back so that a failed load changes nothing.
+  std::vector<torch::Tensor> before;
+  for (auto& [name, p] : student.namedParameters()) before.push_back(p.detach().clone());
+  applyStateDict(student.namedParameters(), c.student, /*strict=*/true, [](const std::string&) { return false; }, path);
+  try {
+    importAdamState(optimizer, student.trainableParameters(), state, path);
+  } catch (...) {
+    torch::NoGradGuard noGrad;
+    auto params = student.namedParameters();
+    for (size_t i = 0; i < params.size(); ++i) params[i].second.copy_(before[i]);
+    throw;
+  }
+  impl_->steps = c.steps;
+  if (c.rng.numel() > 0) {
+    auto generator = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> genLock(generator.mutex());
+    translateTorchErrors(ErrorCode::File, "checkpoint '" + path + "': bad RNG state", [&] { generator.set_state(c.rng); });
+  }
+  return c.extra;
 }
 
 }  // namespace kds

@@ -16,7 +16,10 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                       InstanceMethod<&SessionWrap::setTeacher>("setTeacher"),
                       InstanceMethod<&SessionWrap::setStudent>("setStudent"), InstanceMethod<&SessionWrap::setLoss>("setLoss"),
                       InstanceMethod<&SessionWrap::setOptimizer>("setOptimizer"), InstanceMethod<&SessionWrap::train>("train"),
-                      InstanceMethod<&SessionWrap::saveStudent>("saveStudent"), InstanceAccessor<&SessionWrap::busy>("busy"),
+                      InstanceMethod<&SessionWrap::saveStudent>("saveStudent"),
+                      InstanceMethod<&SessionWrap::saveCheckpoint>("saveCheckpoint"),
+                      InstanceMethod<&SessionWrap::loadCheckpoint>("loadCheckpoint"),
+                      InstanceAccessor<&SessionWrap::steps>("steps"), InstanceAccessor<&SessionWrap::busy>("busy"),
                       InstanceMethod<&SessionWrap::dispose>("dispose")});
 }
 
@@ -138,6 +141,35 @@ Napi::Value SessionWrap::saveStudent(const Napi::CallbackInfo& info) {
   return PromiseWorker<Nothing>::start(
       env, [s, path] { s->saveStudent(path); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
       {info.This()}, [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::saveCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  session(env, "saveCheckpoint");
+  std::string path = stringArg(info, 0, "path");
+  std::string extra = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
+  busy_ = true;
+  std::shared_ptr<Session> s = session_;
+  return PromiseWorker<Nothing>::start(
+      env, [s, path, extra] { s->saveCheckpoint(path, extra); return Nothing{}; },
+      [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()}, [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::loadCheckpoint(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  session(env, "loadCheckpoint");
+  std::string path = stringArg(info, 0, "path");
+  busy_ = true;
+  std::shared_ptr<Session> s = session_;
+  return PromiseWorker<std::string>::start(
+      env, [s, path] { return s->loadCheckpoint(path); },
+      [](Napi::Env env, std::string& extra) -> Napi::Value { return Napi::String::New(env, extra); }, {info.This()},
+      [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::steps(const Napi::CallbackInfo& info) {
+  if (!session_) return info.Env().Null();
+  return Napi::Number::New(info.Env(), static_cast<double>(session_->steps()));
 }
 
 Napi::Value SessionWrap::busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }

@@ -24,6 +24,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value setOptimizer(const Napi::CallbackInfo& info);
   Napi::Value train(const Napi::CallbackInfo& info);
   Napi::Value saveStudent(const Napi::CallbackInfo& info);
+  Napi::Value saveCheckpoint(const Napi::CallbackInfo& info);
+  Napi::Value loadCheckpoint(const Napi::CallbackInfo& info);
+  Napi::Value steps(const Napi::CallbackInfo& info);
   Napi::Value busy(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 

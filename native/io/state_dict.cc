@@ -8,6 +8,7 @@
 #include "api/tensor.h"
 #include "core/runtime.h"
 #include "io/atomic_file.h"
+#include "io/python_pickle.h"
 
 namespace kds {
 namespace {
@@ -70,7 +71,7 @@ NamedTensors readStateDict(const std::string& path) {
 void writeStateDict(const std::string& path, const NamedTensors& tensors) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous().clone());
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  std::vector<char> bytes = pickleForPython(c10::IValue(dict));
   writeFileAtomically(path, bytes);
 }
 

@@ -1,6 +1,6 @@
 // State dicts in PyTorch's own file format, so that files travel both ways between kds and Python:
 // readStateDict reads what `torch.save(model.state_dict())` writes; writeStateDict writes what
-// `torch.load` reads.
+// `torch.load` reads (also with weights_only=True, its default).
 #pragma once
 #include <torch/torch.h>
 
