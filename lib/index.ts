@@ -12,6 +12,6 @@ export { createSchedule } from './train/schedule';
 export type { ScheduleOptions, MultiStepSchedule, CosineSchedule, ConstantSchedule, Schedule } from './train/schedule';
 export type { FitOptions, FitResult, Validator, ValidationScores } from './train/fit';
 export { seededBlocks } from './train/source';
-export type { Batch, BatchSource } from './train/source';
+export type { BatchSource } from './train/source';
 export { readLog } from './train/log';
 export type { LogRecord, StepRecord, ValidationRecord } from './train/log';
