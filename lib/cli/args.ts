@@ -99,9 +99,11 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): Parsed {
   return { flags, positionals, help };
 }
 
-/** The options block of a command's usage. */
+/** The options block of a command's usage (a spec named 'help' is shown as -h, --help). */
 export function formatFlags(specs: FlagSpec[]): string {
-  const left = specs.map((s) => `  --${s.type === 'boolean' ? `[no-]${s.name}` : s.name}${s.value ? ` ${s.value}` : ''}`);
+  const left = specs.map((s) =>
+    s.name === 'help' ? '  -h, --help' : `  --${s.type === 'boolean' ? `[no-]${s.name}` : s.name}${s.value ? ` ${s.value}` : ''}`,
+  );
   const width = Math.max(...left.map((l) => l.length)) + 2;
   return specs.map((s, i) => `${left[i].padEnd(width)}${s.help}`).join('\n');
 }
