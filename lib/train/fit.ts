@@ -10,6 +10,8 @@ import { JsonlLog, StepRecord, ValidationRecord } from './log';
 import { createProgress, ProgressMode, TextStream } from './progress';
 import { createSchedule, ScheduleOptions } from './schedule';
 import { BatchSource, disposeBatch, isBatchSource } from './source';
+import { datasetSource, datasetValidator, isDataset, SamplingOptions } from './data';
+import type { Dataset } from '../data/datasets';
 
 /** Scores of the student on validation images. */
 export interface ValidationScores {
@@ -21,11 +23,14 @@ export interface ValidationScores {
 /** Measures the student; fit calls it between steps (the student is not training then). */
 export type Validator = (student: Model) => Promise<ValidationScores>;
 
-export interface FitOptions {
-  /** Training batches: a resumable {@link BatchSource}. */
-  train: BatchSource;
-  /** Validation: a function that scores the student. Optional. */
-  val?: Validator;
+export interface FitOptions extends SamplingOptions {
+  /**
+   * Training data: a Dataset (random patches from the data pipeline's sampler, with `patchSize`,
+   * `batchSize`, `seed`, `augment` and `prefetch`), or any resumable {@link BatchSource}.
+   */
+  train: Dataset | BatchSource;
+  /** Validation: a Dataset (PSNR/SSIM on Y, bicubic beside it) or a function that scores the student. Optional. */
+  val?: Dataset | Validator;
   /** Total optimiser steps of the run (a resumed run counts the steps before its checkpoint). */
   steps: number;
   /** Learning-rate schedule. Default: multistep, lr 1e-4 halved at 50% and 75% of the steps. */
@@ -90,8 +95,10 @@ interface FitState {
 
 const OPTION_KEYS = [
   'train', 'val', 'steps', 'schedule', 'optimizer', 'validateEvery', 'outDir', 'checkpointEvery', 'resume', 'signal',
-  'progress', 'progressStream', 'onStep', 'onValidation', 'onCheckpoint', 'meta',
+  'progress', 'progressStream', 'onStep', 'onValidation', 'onCheckpoint', 'meta', 'patchSize', 'batchSize', 'seed', 'augment',
+  'prefetch',
 ];
+const SAMPLING_KEYS = ['patchSize', 'batchSize', 'seed', 'augment', 'prefetch'] as const;
 
 function nonNegativeInt(value: unknown, name: string): number {
   if (!Number.isInteger(value) || (value as number) < 0) throw new KDSError('E_ARG', `${name} must be an integer >= 0, got ${describe(value)}`);
@@ -116,10 +123,13 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `fit options must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options))
     if (!OPTION_KEYS.includes(key)) throw new KDSError('E_ARG', `unknown fit option '${key}': expected ${OPTION_KEYS.join(', ')}`);
-  if (!isBatchSource(options.train))
+  if (!isDataset(options.train) && !isBatchSource(options.train))
     throw new KDSError('E_ARG', `train must be a dataset or a batch source { next, state, restore }, got ${describe(options.train)}`);
+  if (!isDataset(options.train))
+    for (const key of SAMPLING_KEYS)
+      if (options[key] !== undefined) throw new KDSError('E_ARG', `${key} is a sampling option: it needs train to be a dataset, not a batch source`);
   if (!Number.isInteger(options.steps) || options.steps < 1) throw new KDSError('E_ARG', `steps must be a positive integer, got ${describe(options.steps)}`);
-  optionalFunction(options.val, 'val');
+  if (options.val !== undefined && !isDataset(options.val)) optionalFunction(options.val, 'val');
   optionalFunction(options.onStep, 'onStep');
   optionalFunction(options.onValidation, 'onValidation');
   optionalFunction(options.onCheckpoint, 'onCheckpoint');
@@ -155,7 +165,9 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   } else if (options.resume !== undefined && options.resume !== false)
     throw new KDSError('E_ARG', `resume must be a boolean or a checkpoint path, got ${describe(options.resume)}`);
 
-  const source = options.train;
+  const { patchSize, batchSize, seed, augment, prefetch } = options;
+  const source = isDataset(options.train) ? datasetSource(options.train, { patchSize, batchSize, seed, augment, prefetch }) : options.train;
+  const validator = isDataset(options.val) ? datasetValidator(options.val) : options.val;
   let step = 0;
   let best: FitResult['best'] | undefined;
   if (resumeFrom !== undefined) {
@@ -199,8 +211,8 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   };
 
   const validate = async () => {
-    if (!options.val) return;
-    const scores = await options.val(kds.student as Model);
+    if (!validator) return;
+    const scores = await validator(kds.student as Model);
     const record: ValidationRecord = { type: 'validation', step, psnr: scores.psnr, ssim: scores.ssim, time: seconds() };
     if (scores.bicubic) record.bicubic = { psnr: scores.bicubic.psnr, ssim: scores.bicubic.ssim };
     validations.push(record);
