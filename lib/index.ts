@@ -15,3 +15,5 @@ export { seededBlocks } from './train/source';
 export type { BatchSource } from './train/source';
 export { readLog } from './train/log';
 export type { LogRecord, StepRecord, ValidationRecord } from './train/log';
+export { writeReport } from './train/report';
+export type { ReportOptions, ReportRow, ReportRun, CropPanel, ReportFiles } from './train/report';
