@@ -21,8 +21,9 @@ export interface NativeDataAddon {
   ): Promise<NativeTensor>;
   imageToPixels(image: NativeTensor | NativeTensorArg): Promise<NativePixels>;
   imageToFloat(image: NativeTensor): Promise<NativeTensor>;
+  /** MATLAB imresize bicubic; 8-bit in, 8-bit out; float in, float out (rounded to 0..255 integers when `round`). */
   resizeBicubic(
-    image: NativeTensor | NativeTensorArg, outHeight: number, outWidth: number, scaleH: number, scaleW: number,
+    image: NativeTensor | NativeTensorArg, outHeight: number, outWidth: number, scaleH: number, scaleW: number, round: boolean,
   ): Promise<NativeTensor>;
   /** patches: (image, top, left, transform) per patch. */
   assembleBatch(

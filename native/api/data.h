@@ -34,9 +34,9 @@ TensorPtr imageToFloat(const Tensor& image);
 // cubic kernel a = -0.5, widened by 1/scale when scale < 1, mirrored borders, the dimension that
 // shrinks most resized first (height first on ties). scaleH/scaleW are the factors MATLAB uses
 // (outHeight/H when the size is given). Computed in float64 without rounding between the two passes.
-// An 8-bit input gives an 8-bit output (rounded half away from zero, as MATLAB does for uint8); a
-// float input keeps float32 and is not rounded.
-TensorPtr resizeBicubic(const Tensor& image, int64_t outHeight, int64_t outWidth, double scaleH, double scaleW);
+// An 8-bit input gives an 8-bit output (clamped to 0..255 and rounded half away from zero, as MATLAB
+// does for uint8); a float input keeps its dtype and is rounded the same way only when `round` is set.
+TensorPtr resizeBicubic(const Tensor& image, int64_t outHeight, int64_t outWidth, double scaleH, double scaleW, bool round = false);
 
 // One training patch: an LR crop at (top, left) of image `image`, the HR crop at (scale*top, scale*left),
 // both transformed by `transform` (bit 0: mirror left-right, bit 1: mirror top-bottom, bit 2: swap

@@ -79,7 +79,7 @@ torch::Tensor resizeAlong(const torch::Tensor& x, int64_t dim, int64_t outLength
 
 }  // namespace
 
-TensorPtr resizeBicubic(const Tensor& image, int64_t outHeight, int64_t outWidth, double scaleH, double scaleW) {
+TensorPtr resizeBicubic(const Tensor& image, int64_t outHeight, int64_t outWidth, double scaleH, double scaleW, bool round) {
   applyThreadSettings();
   torch::NoGradGuard noGrad;
   if (outHeight < 1 || outWidth < 1)
@@ -98,7 +98,7 @@ TensorPtr resizeBicubic(const Tensor& image, int64_t outHeight, int64_t outWidth
       work = resizeAlong(work, 3, outWidth, scaleW);
     }
     if (x.scalar_type() == torch::kByte) return wrap(roundToByteRange(work).to(torch::kByte));
-    return wrap(work.to(x.scalar_type()));
+    return wrap((round ? roundToByteRange(work) : work).to(x.scalar_type()));
   });
 }
 

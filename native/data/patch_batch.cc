@@ -31,9 +31,9 @@ PatchBatch assembleBatch(const std::vector<TensorPtr>& lr, const std::vector<Ten
   if (lr.size() != hr.size()) throw Error(ErrorCode::Argument, "assembleBatch: as many LR as HR images are needed");
   if (patchSize < 1 || scale < 1) throw Error(ErrorCode::Argument, "assembleBatch: patchSize and scale must be positive");
   if (patches.empty()) throw Error(ErrorCode::Argument, "assembleBatch: no patches requested");
-  const int64_t n = static_cast<int64_t>(patches.size()), hrPatch = patchSize * scale;
+  const int64_t n = static_cast<int64_t>(patches.size()), hrSize = patchSize * scale;
   auto lrOut = torch::empty({n, 3, patchSize, patchSize}, torch::kFloat32);
-  auto hrOut = torch::empty({n, 3, hrPatch, hrPatch}, torch::kFloat32);
+  auto hrOut = torch::empty({n, 3, hrSize, hrSize}, torch::kFloat32);
   for (int64_t b = 0; b < n; ++b) {
     const auto& p = patches[b];
     if (p.image < 0 || p.image >= static_cast<int64_t>(lr.size()))
@@ -50,7 +50,7 @@ PatchBatch assembleBatch(const std::vector<TensorPtr>& lr, const std::vector<Ten
                                         std::to_string(p.top) + ", " + std::to_string(p.left) + ") does not fit LR image " +
                                         std::to_string(p.image) + " " + shapeToString(lrImage.sizes().vec()));
     auto lrPatch = lrImage[0].narrow(1, p.top, patchSize).narrow(2, p.left, patchSize);
-    auto hrPatch = hrImage[0].narrow(1, p.top * scale, hrPatch).narrow(2, p.left * scale, hrPatch);
+    auto hrPatch = hrImage[0].narrow(1, p.top * scale, hrSize).narrow(2, p.left * scale, hrSize);
     lrOut[b].copy_(transformed(lrPatch, p.transform));
     hrOut[b].copy_(transformed(hrPatch, p.transform));
   }

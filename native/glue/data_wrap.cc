@@ -90,15 +90,16 @@ Napi::Value imageToFloat(const Napi::CallbackInfo& info) {
   return PromiseWorker<TensorPtr>::start(env, [image] { return kds::imageToFloat(*image); }, tensorResult, keep);
 }
 
-// resizeBicubic(image, outHeight, outWidth, scaleH, scaleW): Promise<NativeTensor>
+// resizeBicubic(image, outHeight, outWidth, scaleH, scaleW, round): Promise<NativeTensor>
 Napi::Value resizeBicubic(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Napi::Value> keep;
   TensorArg image = readTensorArg(info[0], "image", keep);
   const int64_t outHeight = integerArg(info, 1, "outHeight"), outWidth = integerArg(info, 2, "outWidth");
   const double scaleH = numberArg(info, 3, "scaleH"), scaleW = numberArg(info, 4, "scaleW");
+  const bool round = info.Length() > 5 && info[5].ToBoolean().Value();
   return PromiseWorker<TensorPtr>::start(
-      env, [=] { return kds::resizeBicubic(*image.resolve(), outHeight, outWidth, scaleH, scaleW); }, tensorResult, keep);
+      env, [=] { return kds::resizeBicubic(*image.resolve(), outHeight, outWidth, scaleH, scaleW, round); }, tensorResult, keep);
 }
 
 // assembleBatch(lr: NativeTensor[], hr: NativeTensor[], patches: Int32Array (image, top, left, transform)*,
