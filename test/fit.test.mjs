@@ -8,7 +8,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KDS, models, manualSeed, setNumThreads, seededBlocks, readLog, createSchedule } from '../dist/index.js';
+import { createRequire } from 'node:module';
+import { KDS, models, manualSeed, setNumThreads, seededBlocks, readLog, createSchedule, datasets } from '../dist/index.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const tmp = (prefix) => fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -163,6 +164,31 @@ test('a resumed run reproduces the losses of the uninterrupted run (after an abo
   await a.kds.dispose();
 });
 
+test('on photographs (the data sampler), a resumed run reproduces the uninterrupted losses', async () => {
+  setNumThreads(1);
+  const sharp = createRequire(import.meta.url)('sharp');
+  const photos = tmp('kds-fit-photos-');
+  for (let k = 0; k < 2; k++) {
+    const w = 40, h = 36, px = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < px.length; i++) px[i] = (i * (7 + k) + Math.floor(i / 97) * 13) % 256;
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(photos, `p${k}.png`));
+  }
+  const train = () => datasets.folder(photos, { scale: 2 });
+  const common = { steps: 6, batchSize: 2, patchSize: 8, seed: 9, schedule: { type: 'constant', lr: 1e-3 } };
+  const straight = [];
+  const a = session();
+  await a.kds.fit({ ...common, train: train(), onStep: (r) => straight.push([r.total, r.DS, r.TS, r.SA]) });
+  const dir = tmp('kds-fit-photos-run-');
+  const controller = new AbortController();
+  const b = session();
+  await b.kds.fit({ ...common, train: train(), outDir: dir, signal: controller.signal, onStep: (r) => r.step === 4 && controller.abort() });
+  const resumed = [];
+  const c = session(31);
+  await c.kds.fit({ ...common, train: train(), outDir: dir, resume: true, onStep: (r) => resumed.push([r.total, r.DS, r.TS, r.SA]) });
+  assert.deepEqual(resumed, straight.slice(4));
+  for (const x of [a, b, c]) await x.kds.dispose();
+});
+
 test('resuming with another schedule is refused', async () => {
   const dir = tmp('kds-fit-d-');
   const a = session();
@@ -211,4 +237,29 @@ test('a checkpoint write killed midway by SIGKILL leaves the previous checkpoint
     for (const t of temporaries) fs.rmSync(path.join(dir, t));
   }
   assert.ok(killedMidWrite >= 1, 'at least one kill landed while a checkpoint was being written');
+});
+
+test('progress: a redrawn bar on a terminal, plain lines elsewhere, nothing with none', async () => {
+  const { createProgress } = await import('../dist/train/progress.js');
+  const capture = (isTTY) => {
+    const stream = { isTTY, columns: 200, text: '', write(t) { this.text += t; } };
+    return stream;
+  };
+  const step = (s) => ({ step: s, totalSteps: 40, stepsPerSecond: 2, lr: 1e-4, losses: { total: 1.5, DS: 1, TS: 0.5, SA: 0.01 }, lastPsnr: 30.5 });
+  const tty = capture(true);
+  const bar = createProgress('auto', tty);
+  for (let s = 1; s <= 40; s++) bar.step(step(s));
+  bar.note('validation at step 40');
+  bar.end();
+  assert.match(tty.text, /\r\x1b\[2K\[#{24}\] 40\/40 {2}2\.00 steps\/s {2}ETA 00:00 {2}loss 1\.5000 \(DS 1\.000 TS 0\.500 SA 0\.0100\) {2}lr 1\.00e-4 {2}val 30\.50 dB/);
+  assert.match(tty.text, /validation at step 40\n$/);
+  const pipe = capture(false);
+  const lines = createProgress('auto', pipe);
+  for (let s = 1; s <= 40; s++) lines.step(step(s));
+  assert.deepEqual(pipe.text.trim().split('\n').map((l) => l.split(' ')[1]), ['2/40', '4/40', '6/40', '8/40', '10/40', '12/40', '14/40', '16/40', '18/40', '20/40', '22/40', '24/40', '26/40', '28/40', '30/40', '32/40', '34/40', '36/40', '38/40', '40/40']);
+  assert.match(pipe.text, /^step 2\/40 {2}2\.00 steps\/s {2}ETA 00:19 /);
+  assert.ok(!pipe.text.includes('\r'));
+  const quiet = capture(true);
+  createProgress('none', quiet).step(step(1));
+  assert.equal(quiet.text, '');
 });
