@@ -20,7 +20,7 @@ const { KDS, datasets, evaluate, info, manualSeed, models, readLog, setNumThread
 
 const ROOT = path.resolve(__dirname, '..');
 const TEACHER = path.join(ROOT, 'assets', 'teacher-edsr-x2.pt');
-const STUDENT = { nResblocks: 2, nFeats: 16 }; // EDSR r2f16
+const STUDENT = { nResblocks: 3, nFeats: 16 }; // EDSR r3f16: one residual block per feature group
 const SCALE = 2;
 const STEPS = Number(process.env.KDS_DEMO_STEPS || 600);
 const SEED = 1;
@@ -36,7 +36,7 @@ async function trainStudent(label, teacher, train, val, outDir) {
   manualSeed(SEED); // both students start from the same weights
   const student = models.edsr({ scale: SCALE, ...STUDENT });
   const kds = new KDS().setStudent(student);
-  if (teacher) kds.setTeacher(teacher).setLoss({ SA: true }); // FAKD: 0.5 DS + 0.5 TS + 1 SA, every feature pair
+  if (teacher) kds.setTeacher(teacher).setLoss({ SA: true, positions: [1, 2, 3] }); // FAKD: 0.5 DS + 0.5 TS + 1 SA at the three group outputs
   else kds.setLoss({ SA: false, weights: { DS: 1, TS: 0 } });
   console.log(`\n${label}: ${archName(STUDENT)}, ${student.parameterCount} parameters, ${STEPS} steps of ${SAMPLING.batchSize} patches of ${SAMPLING.patchSize} px`);
   fs.rmSync(outDir, { recursive: true, force: true });

@@ -50,7 +50,9 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     createSchedule(config.schedule, config.steps); // schedule errors are usage errors
     const trainSet = datasets.folder(data.train, { scale: data.scale });
     const valSet = data.val !== undefined ? datasets.folder(data.val, { scale: data.scale }) : undefined;
-    const teacher = config.teacher ? (await loadModel(config.teacher, data.scale, 'teacher')).model : undefined;
+    const loadedTeacher = config.teacher ? await loadModel(config.teacher, data.scale, 'teacher') : undefined;
+    const teacher = loadedTeacher?.model;
+    const teacherArch = loadedTeacher?.arch;
     manualSeed(config.seed); // the student's initial weights
     const student = (await loadModel(config.student, data.scale, 'student')).model;
     const kds = new KDS();
@@ -58,14 +60,14 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     if (teacher) kds.setTeacher(teacher);
     kds.setStudent(student);
     kds.setLoss(config.loss);
-    return { trainSet, valSet, teacher, student, kds };
+    return { trainSet, valSet, teacher, teacherArch, student, kds };
   });
-  const { trainSet, valSet, teacher, student, kds } = prepared;
+  const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;
   fs.mkdirSync(config.out, { recursive: true });
   fs.writeFileSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
   log(
     `kds ${command}: student ${config.student.arch ?? config.student.torchscript} (${student.parameterCount} parameters)` +
-      (teacher ? `, teacher ${config.teacher?.arch ?? 'TorchScript'} (${teacher.parameterCount} parameters)` : '') +
+      (teacher ? `, teacher ${teacherArch} (${teacher.parameterCount} parameters)` : '') +
       `; ${trainSet.length} training images, ${valSet ? `${valSet.length} validation images` : 'no validation'}; ${config.steps} steps of ${data.batchSize} x ${data.patchSize}px; out ${config.out}`,
   );
 
@@ -126,7 +128,7 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     outcome.evaluation = { student: studentEval, teacher: teacherEval };
     const rows: ReportRow[] = [{ name: 'bicubic', psnr: studentEval.bicubic?.psnr ?? NaN, ssim: studentEval.bicubic?.ssim ?? NaN }];
     rows.push({ name: `student ${arch ?? ''}`.trim(), parameters: student.parameterCount, psnr: studentEval.mean.psnr, ssim: studentEval.mean.ssim });
-    if (teacher && teacherEval) rows.push({ name: `teacher ${config.teacher?.arch ?? ''}`.trim(), parameters: teacher.parameterCount, psnr: teacherEval.mean.psnr, ssim: teacherEval.mean.ssim });
+    if (teacher && teacherEval) rows.push({ name: `teacher ${teacherArch}`, parameters: teacher.parameterCount, psnr: teacherEval.mean.psnr, ssim: teacherEval.mean.ssim });
     log(`\n${valSet.name} x${data.scale} (${valSet.length} images, PSNR/SSIM on Y, border ${data.scale} shaved):`);
     for (const r of rows) log(`  ${r.name.padEnd(24)} PSNR ${r.psnr.toFixed(3)} dB  SSIM ${r.ssim.toFixed(4)}`);
     if (config.report) {

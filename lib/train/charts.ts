@@ -13,6 +13,10 @@ export interface Panel {
   xLabel: string;
   yLabel: string;
   series: Series[];
+  /** Upper end of the y axis (points above it are cut off), e.g. to keep a first steep drop from flattening the rest. */
+  yTop?: number;
+  /** Where the legend goes. Default 'top-right'. */
+  legend?: 'top-right' | 'bottom-right';
 }
 
 export const COLORS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b'];
@@ -54,6 +58,7 @@ function panelSvg(p: Panel, x0: number, y0: number, width: number, height: numbe
   let xMin = Math.min(...all.map((q) => q[0])), xMax = Math.max(...all.map((q) => q[0]));
   let yMin = Math.min(...all.map((q) => q[1])), yMax = Math.max(...all.map((q) => q[1]));
   if (xMax === xMin) xMax = xMin + 1;
+  if (p.yTop !== undefined && p.yTop > yMin) yMax = Math.min(yMax, p.yTop);
   const pad = (yMax - yMin) * 0.05 || Math.abs(yMax) * 0.05 || 1;
   yMin -= pad;
   yMax += pad;
@@ -72,18 +77,24 @@ function panelSvg(p: Panel, x0: number, y0: number, width: number, height: numbe
   parts.push(
     `<text x="${x0 + 14}" y="${y0 + m.top + h / 2}" text-anchor="middle" font-size="12" transform="rotate(-90 ${x0 + 14} ${y0 + m.top + h / 2})">${escapeXml(p.yLabel)}</text>`,
   );
+  const legendWidth = 16 + 7 * Math.max(0, ...p.series.map((s) => s.label.length)) + 40;
+  const legendX = x0 + m.left + w - legendWidth - 6;
+  const legendTop = p.legend === 'bottom-right' ? y0 + m.top + h - 10 - p.series.length * 16 : y0 + m.top + 6;
+  const legend: string[] = [`<rect x="${legendX - 4}" y="${legendTop}" width="${legendWidth}" height="${p.series.length * 16 + 6}" fill="white" fill-opacity="0.85" stroke="#ccc"/>`];
+  const clip = `clip${Math.round(x0)}_${Math.round(y0)}`;
+  parts.push(`<clipPath id="${clip}"><rect x="${x0 + m.left}" y="${y0 + m.top}" width="${w}" height="${h}"/></clipPath>`);
   p.series.forEach((s, i) => {
     const pts = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     if (pts.length === 0) return;
     const dash = s.dashed ? ' stroke-dasharray="6 4"' : '';
     if (pts.length === 1) parts.push(`<circle cx="${sx(pts[0][0])}" cy="${sy(pts[0][1])}" r="3" fill="${s.color}"/>`);
-    else parts.push(`<polyline fill="none" stroke="${s.color}" stroke-width="1.8"${dash} points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
+    else parts.push(`<polyline clip-path="url(#${clip})" fill="none" stroke="${s.color}" stroke-width="1.8"${dash} points="${pts.map(([x, y]) => `${sx(x).toFixed(1)},${sy(y).toFixed(1)}`).join(' ')}"/>`);
     if (pts.length <= 30) for (const [x, y] of pts) parts.push(`<circle cx="${sx(x)}" cy="${sy(y)}" r="2.5" fill="${s.color}"/>`);
-    const ly = y0 + m.top + 14 + i * 16;
-    parts.push(`<line x1="${x0 + m.left + 10}" x2="${x0 + m.left + 34}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
-    parts.push(`<text x="${x0 + m.left + 40}" y="${ly}" font-size="12">${escapeXml(s.label)}</text>`);
+    const ly = legendTop + 16 + i * 16;
+    legend.push(`<line x1="${legendX + 4}" x2="${legendX + 28}" y1="${ly - 4}" y2="${ly - 4}" stroke="${s.color}" stroke-width="2"${dash}/>`);
+    legend.push(`<text x="${legendX + 34}" y="${ly}" font-size="12">${escapeXml(s.label)}</text>`);
   });
-  return parts.join('');
+  return parts.join('') + legend.join('');
 }
 
 /** Panels side by side as one SVG document. */

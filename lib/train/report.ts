@@ -48,12 +48,17 @@ export interface ReportFiles {
 /** The chart's two panels: training L1 to the ground truth (DS) and validation PSNR, per run. */
 export function reportPanels(runs: ReportRun[]): Panel[] {
   const loss: Series[] = [];
+  let lossTop = 0;
   const psnr: Series[] = [];
   runs.forEach((run, i) => {
     const color = COLORS[i % COLORS.length];
     const steps = run.log.filter((r): r is StepRecord => r.type === 'step');
     const window = Math.max(1, Math.round(steps.length / 50));
-    loss.push({ label: `${run.label} (DS, moving average of ${window})`, color, points: thin(smooth(steps.map((r) => [r.step, r.DS]), window)) });
+    const points = thin(smooth(steps.map((r) => [r.step, r.DS]), window));
+    loss.push({ label: `${run.label} (DS, moving average of ${window})`, color, points });
+    // The first steps drop steeply; scale the axis to the rest of the run.
+    const rest = points.slice(Math.floor(points.length * 0.05));
+    lossTop = Math.max(lossTop, ...rest.map((q) => q[1]));
     const vals = run.log.filter((r): r is ValidationRecord => r.type === 'validation');
     psnr.push({ label: run.label, color, points: vals.map((r) => [r.step, r.psnr]) });
   });
@@ -63,8 +68,8 @@ export function reportPanels(runs: ReportRun[]): Panel[] {
     psnr.push({ label: 'bicubic', color: '#555555', dashed: true, points: [[Math.min(0, ...xs), bicubic.bicubic.psnr], [Math.max(...xs), bicubic.bicubic.psnr]] });
   }
   return [
-    { title: 'Training loss: L1 to ground truth', xLabel: 'step', yLabel: 'L1 (0..255 scale)', series: loss },
-    { title: 'Validation PSNR (Y)', xLabel: 'step', yLabel: 'PSNR (dB)', series: psnr },
+    { title: 'Training loss: L1 to ground truth', xLabel: 'step', yLabel: 'L1 (0..255 scale)', series: loss, yTop: lossTop > 0 ? lossTop * 1.15 : undefined },
+    { title: 'Validation PSNR (Y)', xLabel: 'step', yLabel: 'PSNR (dB)', series: psnr, legend: 'bottom-right' },
   ];
 }
 
