@@ -8,7 +8,7 @@
 // 4. prints one table (bicubic / scratch student / FAKD student / teacher; PSNR and SSIM on Y) on the
 //    held-out photographs and writes a report (runs/demo/report.md and .html, with PNG charts and crops).
 //
-// Every number printed is measured in this run. Environment: KDS_DEMO_STEPS (default 600),
+// Every number printed is measured in this run. Environment: KDS_DEMO_STEPS (default 1000),
 // KDS_NUM_THREADS (default: all cores), KDS_PHOTOS_DIR, KDS_DEMO_OUT (default runs/demo).
 const fs = require('node:fs');
 const os = require('node:os');
@@ -22,7 +22,7 @@ const ROOT = path.resolve(__dirname, '..');
 const TEACHER = path.join(ROOT, 'assets', 'teacher-edsr-x2.pt');
 const STUDENT = { nResblocks: 3, nFeats: 16 }; // EDSR r3f16: one residual block per feature group
 const SCALE = 2;
-const STEPS = Number(process.env.KDS_DEMO_STEPS || 600);
+const STEPS = Number(process.env.KDS_DEMO_STEPS || 1000);
 const SEED = 1;
 const SAMPLING = { patchSize: 32, batchSize: 8, seed: SEED };
 const SCHEDULE = { type: 'multistep', lr: 5e-4 }; // halved at 50% and 75% of the steps
