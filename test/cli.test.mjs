@@ -2,7 +2,7 @@
 // eval, upscale, info, --help everywhere; bad flags and configs give one line, the usage and exit code 2.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -102,6 +102,31 @@ test('distill uses the teacher, resumes, and its crops have four panels', async 
   assert.match(again.stderr, /resumed from .* at step 4\/6/);
   const log = readLog(path.join(more, 'log.jsonl'));
   assert.deepEqual(log.filter((x) => x.type === 'step').map((x) => x.step), [1, 2, 3, 4, 5, 6]);
+});
+
+test('Ctrl-C (SIGINT) stops a run after the step in flight with a checkpoint; --resume finishes it', async () => {
+  const out = path.join(work, 'run-interrupted');
+  const args = ['train', '--train', trainDir, '--out', out, '--schedule', 'constant', ...tiny.map((a) => (a === '4' ? '400' : a))];
+  const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, KDS_NUM_THREADS: '1' } });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const logFile = path.join(out, 'log.jsonl');
+  const hasSteps = () => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"type":"step","step":3,');
+  const deadline = Date.now() + 60000;
+  while (!hasSteps() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopped at step (\d+)\/400/);
+  const stoppedAt = Number(/stopped at step (\d+)\/400/.exec(stderr)[1]);
+  const log = readLog(logFile);
+  assert.equal(log.filter((x) => x.type === 'checkpoint').at(-1).step, stoppedAt);
+  assert.ok(!fs.existsSync(path.join(out, 'student.pt')));
+  const resumed = kds(...args.map((a) => (a === '400' ? String(stoppedAt + 2) : a)), '--resume');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`resumed from .* at step ${stoppedAt}/${stoppedAt + 2}`));
+  const steps = readLog(logFile).filter((x) => x.type === 'step').map((x) => x.step);
+  assert.deepEqual(steps, Array.from({ length: stoppedAt + 2 }, (_, i) => i + 1));
 });
 
 test('eval prints the table and its JSON equals the library evaluation', async () => {

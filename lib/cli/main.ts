@@ -1,5 +1,6 @@
 // The `kds` command: distill, train, eval, upscale, info. Exit codes: 0 done, 1 failed, 2 bad usage
-// (one line saying what was wrong, then the command's usage on stderr).
+// (one line saying what was wrong, then the command's usage on stderr), 130 a run stopped by Ctrl-C or
+// SIGTERM after writing its checkpoint.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -19,8 +20,12 @@ interface Command {
   flags: FlagSpec[];
   /** Text after the options in --help. */
   details?: string;
-  run(parsed: Parsed, out: (line: string) => void): Promise<void>;
+  /** Resolves to the exit code, or undefined for 0. */
+  run(parsed: Parsed, out: (line: string) => void): Promise<number | void>;
 }
+
+/** Exit code of a run stopped by Ctrl-C or SIGTERM (after writing its checkpoint), as shells report SIGINT. */
+const INTERRUPTED = 130;
 
 const MODEL_FLAGS: FlagSpec[] = [
   { name: 'model', type: 'string', value: 'FILE', help: 'weights (with --arch or a .json sidecar, as kds writes them) or a TorchScript file' },
@@ -70,7 +75,8 @@ export const COMMANDS: Record<string, Command> = {
     details: runDetails('distill'),
     async run(parsed, out) {
       noPositionals(parsed);
-      await runTraining('distill', runConfig('distill', parsed.flags), out);
+      const { result } = await runTraining('distill', runConfig('distill', parsed.flags), out);
+      return result.aborted ? INTERRUPTED : 0;
     },
   },
   train: {
@@ -80,7 +86,8 @@ export const COMMANDS: Record<string, Command> = {
     details: runDetails('train').replace(/"teacher"[^}]*\}, /, '').replace(/\n {4}"loss"[^\n]*/, ''),
     async run(parsed, out) {
       noPositionals(parsed);
-      await runTraining('train', runConfig('train', parsed.flags), out);
+      const { result } = await runTraining('train', runConfig('train', parsed.flags), out);
+      return result.aborted ? INTERRUPTED : 0;
     },
   },
   eval: {
@@ -190,8 +197,7 @@ export async function main(
     return 0;
   }
   try {
-    await command.run(parsed, out);
-    return 0;
+    return (await command.run(parsed, out)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {
       err(`kds ${name}: ${e.message}`);
