@@ -104,6 +104,29 @@ test('distill uses the teacher, resumes, and its crops have four panels', async 
   assert.deepEqual(log.filter((x) => x.type === 'step').map((x) => x.step), [1, 2, 3, 4, 5, 6]);
 });
 
+test('a config file with paths relative to it, overridden by flags', () => {
+  const dir = path.join(work, 'cfg');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'run.json');
+  fs.writeFileSync(file, JSON.stringify({
+    teacher: { weights: '../run-train/student.pt' },
+    student: { arch: 'edsr-r1f4' },
+    data: { train: '../train', scale: 2, patchSize: 8, batchSize: 2 },
+    loss: { SA: true, weights: { DS: 0.5, TS: 0.5, SA: 2 }, positions: [1] },
+    schedule: { type: 'cosine', lr: 1e-3 },
+    steps: 50, seed: 3, out: 'out', progress: 'none', report: false, threads: 1,
+  }));
+  const r = kds('distill', '--config', file, '--steps', '3');
+  assert.equal(r.code, 0, r.stderr);
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'run.json'), 'utf8'));
+  assert.equal(run.steps, 3);
+  assert.equal(run.data.train, trainDir);
+  assert.deepEqual(run.loss, { SA: true, weights: { DS: 0.5, TS: 0.5, SA: 2 }, positions: [1] });
+  const steps = readLog(path.join(dir, 'out', 'log.jsonl')).filter((x) => x.type === 'step');
+  assert.deepEqual(steps.map((x) => x.lr), [1e-3, 5e-4, 0]); // cosine over 3 steps
+  assert.ok(!fs.existsSync(path.join(dir, 'out', 'report.md')));
+});
+
 test('Ctrl-C (SIGINT) stops a run after the step in flight with a checkpoint; --resume finishes it', async () => {
   const out = path.join(work, 'run-interrupted');
   const args = ['train', '--train', trainDir, '--out', out, '--schedule', 'constant', ...tiny.map((a) => (a === '4' ? '400' : a))];
