@@ -9,6 +9,7 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/python_pickle.h"
+#include "io/zip_check.h"
 
 namespace kds {
 namespace {
@@ -50,6 +51,7 @@ std::string listKeys(const std::string& title, const std::vector<std::string>& k
 
 NamedTensors readStateDict(const std::string& path) {
   auto bytes = readWholeFile(path, "state dict");
+  checkZipIntegrity(bytes, "state dict", path);
   c10::IValue value = translateTorchErrors(ErrorCode::File, "'" + path + "' is not a state dict saved by torch.save", [&] {
     return torch::pickle_load(bytes);
   });
