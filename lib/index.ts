@@ -1,5 +1,5 @@
 export { KDS } from './kds';
-export type { LossOptions, SAOptions, OptimizerOptions, StepLosses } from './kds';
+export type { LossOptions, SAOptions, OptimizerOptions, StepLosses, StepTimings } from './kds';
 export { Model, models, loadTorchScript } from './models';
 export type { EdsrOptions, ForwardOutput } from './models';
 export { Tensor } from './tensor';

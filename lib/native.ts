@@ -54,11 +54,22 @@ export interface NativeAdamOptions {
   weightDecay: number;
 }
 
+export interface NativeStepTimings {
+  prepare: number;
+  teacherForward: number;
+  studentForward: number;
+  loss: number;
+  backward: number;
+  optimizer: number;
+  total: number;
+}
+
 export interface NativeStepLosses {
   total: number;
   DS: number;
   TS: number;
   SA: number;
+  timings: NativeStepTimings;
 }
 
 export interface NativeSession {
