@@ -15,6 +15,21 @@ export interface NativeTensorArg {
   shape: readonly number[];
 }
 
+/** A feature map for the functional losses: float32 or float64 host values. */
+export interface NativeFeatureArg {
+  data: Float32Array | Float64Array;
+  shape: readonly number[];
+}
+
+export interface NativeSAOptions {
+  impl: string;
+  eps: number;
+  tile: number;
+  pool: string;
+  poolSize: number;
+  dtype: string;
+}
+
 export interface NativeForward {
   features: NativeTensor[];
   output: NativeTensor;
@@ -107,6 +122,11 @@ export interface NativeAddon {
   getNumThreads(): number;
   manualSeed(seed: number): void;
   buildInfo(): NativeBuildInfo;
+  spatialAffinityLoss(
+    student: NativeTensor | NativeFeatureArg,
+    teacher: NativeTensor | NativeFeatureArg,
+    options: NativeSAOptions,
+  ): Promise<{ loss: number; grad: NativeTensor }>;
 }
 
 function load(): NativeAddon {

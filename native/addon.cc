@@ -4,6 +4,7 @@
 #include "api/runtime.h"
 #include "glue/addon_data.h"
 #include "glue/errors.h"
+#include "glue/functional.h"
 #include "glue/model_wrap.h"
 #include "glue/session_wrap.h"
 #include "glue/tensor_wrap.h"
@@ -52,6 +53,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeSession", SessionWrap::define(env));
   exports.Set("createEdsr", Napi::Function::New(env, createEdsr, "createEdsr"));
   exports.Set("loadTorchScript", Napi::Function::New(env, loadTorchScript, "loadTorchScript"));
+  exports.Set("spatialAffinityLoss", Napi::Function::New(env, spatialAffinityLoss, "spatialAffinityLoss"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
