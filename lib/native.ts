@@ -2,6 +2,7 @@
 // back to prebuilds/<platform>-<arch>/. Everything here is internal: lib/ wraps it for users.
 import path from 'node:path';
 import { KDSError } from './errors';
+import type { NativeDataAddon } from './data/native-data';
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -112,7 +113,7 @@ export interface NativeBuildInfo {
   parallelInfo: string;
 }
 
-export interface NativeAddon {
+export interface NativeAddon extends NativeDataAddon {
   NativeTensor: new (data: Float32Array, shape: readonly number[]) => NativeTensor;
   NativeModel: new (...args: never[]) => NativeModel;
   NativeSession: new () => NativeSession;

@@ -3,6 +3,7 @@
 
 #include "api/runtime.h"
 #include "glue/addon_data.h"
+#include "glue/data_wrap.h"
 #include "glue/errors.h"
 #include "glue/functional.h"
 #include "glue/model_wrap.h"
@@ -58,6 +59,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
   exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
+  registerDataFunctions(env, exports);
   return exports;
 }
 
