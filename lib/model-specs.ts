@@ -182,6 +182,14 @@ export function sanSpec(options: SanOptions = {}): SanSpec {
   };
 }
 
+// A spec checked and completed again: one passed in by hand may lack fields or hold bad values.
+function normalise(spec: ModelSpec): ModelSpec {
+  const { architecture, ...options } = spec;
+  if (architecture === 'edsr') return edsrSpec(options);
+  if (architecture === 'rcan') return rcanSpec(options);
+  return sanSpec(options);
+}
+
 const STUDENT_KEYS: Record<ModelSpec['architecture'], (keyof StudentOptions)[]> = {
   edsr: ['nResblocks', 'nFeats', 'resScale'],
   rcan: ['nResgroups', 'nResblocks', 'nFeats', 'reduction', 'resScale', 'featureGroups'],
@@ -189,8 +197,9 @@ const STUDENT_KEYS: Record<ModelSpec['architecture'], (keyof StudentOptions)[]> 
 };
 
 /** The student's spec: the teacher's architecture, scale and rgbRange with smaller (or equal) sizes. */
-export function studentSpec(teacher: ModelSpec, options: StudentOptions = {}): ModelSpec {
+export function studentSpec(teacherSpec: ModelSpec, options: StudentOptions = {}): ModelSpec {
   checkObject(options, 'studentOf');
+  const teacher = normalise(teacherSpec);
   const allowed = STUDENT_KEYS[teacher.architecture];
   for (const key of Object.keys(options)) {
     if ((options as Record<string, unknown>)[key] === undefined) continue;

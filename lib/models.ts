@@ -41,7 +41,9 @@ export class Model {
   /** @internal */
   constructor(nativeModel: NativeModel, spec: ModelSpec | null = null) {
     this.native = nativeModel;
-    this.spec = spec ? Object.freeze({ ...spec }) : null;
+    // Frozen all the way down, so that it keeps describing the native model.
+    const copy = spec && 'featureGroups' in spec ? { ...spec, featureGroups: Object.freeze([...spec.featureGroups]) as number[] } : spec;
+    this.spec = copy ? Object.freeze({ ...copy }) : null;
   }
 
   /** 'edsr', 'rcan', 'san' or 'torchscript'. */

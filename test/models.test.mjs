@@ -30,9 +30,9 @@ const ARCHS = Object.keys(SMALL);
 // The layouts each architecture's files come in besides the official one (see zoo_make.py's layouts()).
 // legacy: torch.save's pre-1.6 format, that of the EDSR, RCAN and SAN releases; wrapped: a training checkpoint
 // ({ epoch, args: argparse.Namespace, optimizer: Adam's state, state_dict }); strided: all tensors windows
-// into one storage with channels-last strides; nomean: without the mean-shift keys.
+// into one storage with channels-last strides; nomean: without the mean-shift keys; float64: double tensors.
 const LAYOUTS = {
-  edsr: ['legacy', 'fakd', 'dataparallel', 'wrapped', 'nomean', 'strided', 'strided_legacy'],
+  edsr: ['legacy', 'fakd', 'dataparallel', 'wrapped', 'nomean', 'strided', 'strided_legacy', 'float64'],
   rcan: ['legacy', 'fakd', 'dataparallel', 'wrapped'],
   san: ['legacy', 'dataparallel', 'wrapped'],
 };
