@@ -245,7 +245,7 @@ export class KDS {
 
 function checkModel(model: unknown, role: string): asserts model is Model {
   if (!(model instanceof Model))
-    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr() or loadTorchScript()), got ${describe(model)}`);
+    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr/rcan/san/studentOf() or loadTorchScript()), got ${describe(model)}`);
 }
 
 function nonNegative(value: unknown, name: string): number {

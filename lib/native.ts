@@ -36,6 +36,14 @@ export interface NativeForward {
   output: NativeTensor;
 }
 
+export interface NativeModelSummary {
+  parameters: number;
+  frozenParameters: number;
+  multiplyAdds: number | null;
+  outputShape: number[];
+  featureShapes: number[][];
+}
+
 export interface NativeModel {
   readonly kind: string;
   readonly hasFeatures: boolean;
@@ -46,6 +54,7 @@ export interface NativeModel {
   save(path: string): Promise<void>;
   saveStateDict(path: string): Promise<void>;
   loadStateDict(path: string, options: { strict: boolean }): Promise<void>;
+  summary(size: { height: number; width: number }): Promise<NativeModelSummary>;
   dispose(): void;
 }
 
@@ -118,6 +127,8 @@ export interface NativeAddon extends NativeDataAddon {
   NativeModel: new (...args: never[]) => NativeModel;
   NativeSession: new () => NativeSession;
   createEdsr(options: Record<string, number>): NativeModel;
+  createRcan(options: Record<string, number | number[]>): NativeModel;
+  createSan(options: Record<string, number | number[]>): NativeModel;
   loadTorchScript(path: string): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;

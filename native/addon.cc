@@ -53,6 +53,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", modelClass);
   exports.Set("NativeSession", SessionWrap::define(env));
   exports.Set("createEdsr", Napi::Function::New(env, createEdsr, "createEdsr"));
+  exports.Set("createRcan", Napi::Function::New(env, createRcan, "createRcan"));
+  exports.Set("createSan", Napi::Function::New(env, createSan, "createSan"));
   exports.Set("loadTorchScript", Napi::Function::New(env, loadTorchScript, "loadTorchScript"));
   exports.Set("spatialAffinityLoss", Napi::Function::New(env, spatialAffinityLoss, "spatialAffinityLoss"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));

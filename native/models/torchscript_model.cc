@@ -6,6 +6,7 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/zip_check.h"
+#include "models/op_counter.h"
 
 namespace kds {
 namespace {
@@ -83,6 +84,22 @@ std::vector<std::pair<std::string, torch::Tensor>> TorchScriptModel::namedParame
 void TorchScriptModel::moveTo(const torch::Device& device) {
   module_.to(device);
   device_ = device;
+}
+
+void TorchScriptModel::describeCost(int64_t height, int64_t width, ModelSummary& out) {
+  torch::InferenceMode guard;
+  auto input = torch::zeros({1, 3, height, width}, torch::TensorOptions().device(device_));
+  SrOutput result;
+  out.multiplyAdds = translateTorchErrors(ErrorCode::Shape, "summary: running the TorchScript model on a " + std::to_string(height) + " x " +
+                                                                std::to_string(width) + " input failed",
+                                          [&] { return countMultiplyAdds([&] { result = run(input); }); });
+  auto withoutBatch = [](const torch::Tensor& t) {
+    auto shape = t.sizes().vec();
+    if (!shape.empty()) shape.erase(shape.begin());
+    return shape;
+  };
+  out.outputShape = withoutBatch(result.output);
+  for (const auto& f : result.features) out.featureShapes.push_back(withoutBatch(f));
 }
 
 void TorchScriptModel::save(const std::string& path) {
