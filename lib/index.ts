@@ -1,9 +1,11 @@
 export { KDS } from './kds';
-export type { LossOptions, SAOptions, OptimizerOptions, StepLosses } from './kds';
+export type { LossOptions, SAOptions, OptimizerOptions, StepLosses, StepTimings } from './kds';
 export { Model, models, loadTorchScript } from './models';
-export type { EdsrOptions, ForwardOutput } from './models';
+export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec, ModelSummary, ForwardOutput } from './models';
 export { Tensor } from './tensor';
 export type { TensorData, TensorLike } from './tensor';
+export { spatialAffinityLoss } from './functional';
+export type { FeatureLike, Float64TensorData, LossWithGrad, SpatialAffinityLossOptions } from './functional';
 export { KDSError } from './errors';
 export type { ErrorCode } from './errors';
 export { setNumThreads, getNumThreads, manualSeed, info } from './runtime';

@@ -41,12 +41,34 @@ export interface OptimizerOptions {
   weightDecay?: number;
 }
 
+/**
+ * Wall-clock milliseconds of the phases of one step inside the native core (for benchmarks and
+ * profiling). On CUDA a phase ends when its work is queued; reading the losses back synchronises.
+ */
+export interface StepTimings {
+  /** Input checks and copies to the device. */
+  prepare: number;
+  /** Teacher forward, without autograd (0 when no teacher is needed). */
+  teacherForward: number;
+  /** Zeroing the gradients and the student forward. */
+  studentForward: number;
+  /** DS, TS and SA losses, and reading their values back. */
+  loss: number;
+  backward: number;
+  /** The gradients' finiteness check and the Adam update. */
+  optimizer: number;
+  /** The whole native step; the rest of `await train()` is spent in JS, N-API and the thread hand-off. */
+  total: number;
+}
+
 /** The losses of one step; the parts are unweighted (SA is 0 when off). */
 export interface StepLosses {
   total: number;
   DS: number;
   TS: number;
   SA: number;
+  /** Where the step's time went. */
+  timings: StepTimings;
 }
 
 const DEFAULT_LOSS: NativeLossOptions = {
@@ -232,7 +254,7 @@ export class KDS {
 
 function checkModel(model: unknown, role: string): asserts model is Model {
   if (!(model instanceof Model))
-    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr() or loadTorchScript()), got ${describe(model)}`);
+    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr/rcan/san/studentOf() or loadTorchScript()), got ${describe(model)}`);
 }
 
 function nonNegative(value: unknown, name: string): number {

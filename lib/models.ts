@@ -1,19 +1,24 @@
 import { awaitNative, callNative, KDSError } from './errors';
 import { native, NativeModel } from './native';
 import { imageArg, Tensor, TensorLike } from './tensor';
+import {
+  EdsrOptions, edsrSpec, ModelSpec, RcanOptions, rcanSpec, SanOptions, sanSpec, StudentOptions, studentSpec,
+} from './model-specs';
 
-/** EDSR (Lim et al. 2017) hyper-parameters; defaults are EDSR-PyTorch's baseline (r16f64, x2). */
-export interface EdsrOptions {
-  /** Upscaling factor: 2, 3, 4 or 8. Default 2. */
-  scale?: number;
-  /** Residual blocks in the body. Default 16. */
-  nResblocks?: number;
-  /** Feature channels. Default 64. */
-  nFeats?: number;
-  /** Residual scaling; EDSR's big r32f256 model uses 0.1. Default 1. */
-  resScale?: number;
-  /** Pixel value range. Default 255 (images on 0..255). */
-  rgbRange?: number;
+export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec } from './model-specs';
+
+/** See {@link Model.summary}. */
+export interface ModelSummary {
+  /** Trainable parameters (= parameterCount). */
+  parameters: number;
+  /** Parameters that never train (the mean shifts). */
+  frozenParameters: number;
+  /** Multiply-adds for one image; null if unknown. */
+  multiplyAdds: number | null;
+  /** [3, scale * height, scale * width]. */
+  outputShape: number[];
+  /** [channels, height, width] of each feature tap. */
+  featureShapes: number[][];
 }
 
 export interface ForwardOutput {
@@ -30,13 +35,18 @@ export interface ForwardOutput {
 export class Model {
   /** @internal */
   readonly native: NativeModel;
+  /** The hyper-parameters of a kds-built model (null for TorchScript); a frozen copy. */
+  readonly spec: Readonly<ModelSpec> | null;
 
   /** @internal */
-  constructor(nativeModel: NativeModel) {
+  constructor(nativeModel: NativeModel, spec: ModelSpec | null = null) {
     this.native = nativeModel;
+    // Frozen all the way down, so that it keeps describing the native model.
+    const copy = spec && 'featureGroups' in spec ? { ...spec, featureGroups: Object.freeze([...spec.featureGroups]) as number[] } : spec;
+    this.spec = copy ? Object.freeze({ ...copy }) : null;
   }
 
-  /** 'edsr' or 'torchscript'. */
+  /** 'edsr', 'rcan', 'san' or 'torchscript'. */
   get kind(): string {
     return callNative(() => this.native.kind);
   }
@@ -69,7 +79,7 @@ export class Model {
   }
 
   /**
-   * Saves the model atomically: EDSR as a state dict (`torch.load` + EDSR-PyTorch's `load_state_dict`),
+   * Saves the model atomically: EDSR, RCAN and SAN as a state dict (`torch.load` + EDSR-PyTorch's `load_state_dict`),
    * TorchScript as TorchScript (`torch.jit.load`).
    */
   async save(path: string): Promise<void> {
@@ -95,6 +105,21 @@ export class Model {
     await awaitNative(() => this.native.loadStateDict(path, { strict }));
   }
 
+  /**
+   * Size and cost for one LR input of `height` x `width` (batch 1): trainable and frozen parameter counts,
+   * multiply-adds of every convolution and matrix product (not biases, activations, pooling or elementwise
+   * ops), and the output and feature-map shapes (without the batch dimension). kds-built models compute
+   * this from their structure; a TorchScript model is run once on a zero image of that size.
+   */
+  async summary(size: { height: number; width: number }): Promise<ModelSummary> {
+    if (typeof size !== 'object' || size === null) throw new KDSError('E_ARG', `summary needs { height, width }, got ${String(size)}`);
+    for (const key of ['height', 'width'] as const) {
+      const v = size[key];
+      if (!Number.isInteger(v) || v < 1) throw new KDSError('E_ARG', `summary: ${key} must be a positive integer, got ${String(v)}`);
+    }
+    return awaitNative(() => this.native.summary({ height: size.height, width: size.width }));
+  }
+
   /** Releases this handle; the memory is freed once no KDS session uses the model either. */
   dispose(): void {
     this.native.dispose();
@@ -105,32 +130,46 @@ function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${String(path)}`);
 }
 
-function positiveInt(value: unknown, name: string, allowed?: number[]): number {
-  if (!Number.isInteger(value) || (value as number) < 1)
-    throw new KDSError('E_ARG', `${name} must be a positive integer, got ${String(value)}`);
-  if (allowed && !allowed.includes(value as number))
-    throw new KDSError('E_ARG', `${name} must be one of ${allowed.join(', ')}, got ${String(value)}`);
-  return value as number;
-}
-
-function positiveNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !(value > 0) || !Number.isFinite(value))
-    throw new KDSError('E_ARG', `${name} must be a positive number, got ${String(value)}`);
-  return value;
-}
-
 /** Model factories. Weights are initialised like PyTorch's defaults; seed with {@link manualSeed}. */
 export const models = {
   /** EDSR with FAKD's four feature taps: head output and the outputs of three groups of residual blocks. */
   edsr(options: EdsrOptions = {}): Model {
-    const scale = positiveInt(options.scale ?? 2, 'edsr: scale', [2, 3, 4, 8]);
-    const nResblocks = positiveInt(options.nResblocks ?? 16, 'edsr: nResblocks');
-    const nFeats = positiveInt(options.nFeats ?? 64, 'edsr: nFeats');
-    const resScale = positiveNumber(options.resScale ?? 1, 'edsr: resScale');
-    const rgbRange = positiveNumber(options.rgbRange ?? 255, 'edsr: rgbRange');
-    return new Model(callNative(() => native().createEdsr({ scale, nResblocks, nFeats, resScale, rgbRange })));
+    return build(edsrSpec(options));
+  },
+
+  /** RCAN with FAKD's four feature taps: head output, two residual groups' outputs, body output. */
+  rcan(options: RcanOptions = {}): Model {
+    return build(rcanSpec(options));
+  },
+
+  /** SAN with FAKD's four feature taps: head output, two groups' outputs, final non-local output. */
+  san(options: SanOptions = {}): Model {
+    return build(sanSpec(options));
+  },
+
+  /**
+   * A fresh student for `teacher` (a kds-built model or its spec): same architecture, scale and rgbRange,
+   * at most the teacher's blocks, groups and channels. Unset sizes take FAKD's students: EDSR 16 blocks x 64
+   * channels (resScale 1), RCAN 6 RCABs per group, SAN 6 groups; see {@link StudentOptions}.
+   */
+  studentOf(teacher: Model | ModelSpec, options: StudentOptions = {}): Model {
+    const spec = teacher instanceof Model ? teacher.spec : teacher;
+    if (!spec || typeof spec !== 'object' || !['edsr', 'rcan', 'san'].includes((spec as ModelSpec).architecture))
+      throw new KDSError('E_ARG', 'studentOf needs a teacher built by models.edsr/rcan/san (or its spec); for a TorchScript teacher, build the student with models.edsr/rcan/san directly');
+    return build(studentSpec(spec as ModelSpec, options));
   },
 };
+
+function build(spec: ModelSpec): Model {
+  const { architecture, ...options } = spec;
+  const addon = native();
+  const create: Record<ModelSpec['architecture'], (o: Record<string, number | number[]>) => NativeModel> = {
+    edsr: (o) => addon.createEdsr(o as Record<string, number>),
+    rcan: (o) => addon.createRcan(o),
+    san: (o) => addon.createSan(o),
+  };
+  return new Model(callNative(() => create[architecture]({ ...options })), spec);
+}
 
 /**
  * Loads a TorchScript model saved with `torch.jit.save`. Its forward must return

@@ -16,9 +16,32 @@ export interface NativeTensorArg {
   shape: readonly number[];
 }
 
+/** A feature map for the functional losses: float32 or float64 host values. */
+export interface NativeFeatureArg {
+  data: Float32Array | Float64Array;
+  shape: readonly number[];
+}
+
+export interface NativeSAOptions {
+  impl: string;
+  eps: number;
+  tile: number;
+  pool: string;
+  poolSize: number;
+  dtype: string;
+}
+
 export interface NativeForward {
   features: NativeTensor[];
   output: NativeTensor;
+}
+
+export interface NativeModelSummary {
+  parameters: number;
+  frozenParameters: number;
+  multiplyAdds: number | null;
+  outputShape: number[];
+  featureShapes: number[][];
 }
 
 export interface NativeModel {
@@ -31,6 +54,7 @@ export interface NativeModel {
   save(path: string): Promise<void>;
   saveStateDict(path: string): Promise<void>;
   loadStateDict(path: string, options: { strict: boolean }): Promise<void>;
+  summary(size: { height: number; width: number }): Promise<NativeModelSummary>;
   dispose(): void;
 }
 
@@ -55,11 +79,22 @@ export interface NativeAdamOptions {
   weightDecay: number;
 }
 
+export interface NativeStepTimings {
+  prepare: number;
+  teacherForward: number;
+  studentForward: number;
+  loss: number;
+  backward: number;
+  optimizer: number;
+  total: number;
+}
+
 export interface NativeStepLosses {
   total: number;
   DS: number;
   TS: number;
   SA: number;
+  timings: NativeStepTimings;
 }
 
 export interface NativeSession {
@@ -92,11 +127,18 @@ export interface NativeAddon extends NativeDataAddon {
   NativeModel: new (...args: never[]) => NativeModel;
   NativeSession: new () => NativeSession;
   createEdsr(options: Record<string, number>): NativeModel;
+  createRcan(options: Record<string, number | number[]>): NativeModel;
+  createSan(options: Record<string, number | number[]>): NativeModel;
   loadTorchScript(path: string): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
   buildInfo(): NativeBuildInfo;
+  spatialAffinityLoss(
+    student: NativeTensor | NativeFeatureArg,
+    teacher: NativeTensor | NativeFeatureArg,
+    options: NativeSAOptions,
+  ): Promise<{ loss: number; grad: NativeTensor }>;
 }
 
 function load(): NativeAddon {

@@ -10,7 +10,7 @@ export interface UpscaleOptions {
   tile?: number;
   /**
    * Input pixels of context run around each tile and discarded. When it covers the model's receptive
-   * field the result equals the untiled one; EDSR-baseline (16 blocks) sees about 36 pixels. Default 32.
+   * field the result equals the untiled one; EDSR-baseline (16 blocks) sees 36 pixels. Default 32.
    */
   overlap?: number;
 }

@@ -5,6 +5,7 @@
 #include "glue/addon_data.h"
 #include "glue/data_wrap.h"
 #include "glue/errors.h"
+#include "glue/functional.h"
 #include "glue/model_wrap.h"
 #include "glue/session_wrap.h"
 #include "glue/tensor_wrap.h"
@@ -52,7 +53,10 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeModel", modelClass);
   exports.Set("NativeSession", SessionWrap::define(env));
   exports.Set("createEdsr", Napi::Function::New(env, createEdsr, "createEdsr"));
+  exports.Set("createRcan", Napi::Function::New(env, createRcan, "createRcan"));
+  exports.Set("createSan", Napi::Function::New(env, createSan, "createSan"));
   exports.Set("loadTorchScript", Napi::Function::New(env, loadTorchScript, "loadTorchScript"));
+  exports.Set("spatialAffinityLoss", Napi::Function::New(env, spatialAffinityLoss, "spatialAffinityLoss"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));

@@ -32,8 +32,22 @@ struct AdamOptions {
   double weightDecay = 0.0;
 };
 
+// Wall-clock milliseconds of the phases of one train() call, timed with std::chrono::steady_clock on the
+// calling thread, so benchmarks can say where a step's time goes. On CUDA a phase ends when its kernels
+// are queued (no synchronisation is added); reading the loss values back synchronises.
+struct StepTimings {
+  double prepare = 0;         // input checks, locks, copies to the device
+  double teacherForward = 0;  // without autograd
+  double studentForward = 0;  // with zeroing the gradients
+  double loss = 0;            // DS, TS, SA and reading the values back
+  double backward = 0;
+  double optimizer = 0;       // the gradients' finiteness check and the Adam update
+  double total = 0;           // the whole call
+};
+
 struct StepLosses {
   double total = 0, DS = 0, TS = 0, SA = 0;  // parts unweighted
+  StepTimings timings;
 };
 
 class Session {

@@ -1,5 +1,6 @@
 #include "api/session.h"
 
+#include <chrono>
 #include <mutex>
 
 #include "api/error.h"
@@ -11,6 +12,25 @@
 #include "optim/adam_state.h"
 
 namespace kds {
+namespace {
+
+// Times consecutive phases: each lap() returns the milliseconds since the previous lap (or the start).
+class PhaseClock {
+ public:
+  double lap() {
+    auto now = Clock::now();
+    double ms = std::chrono::duration<double, std::milli>(now - last_).count();
+    last_ = now;
+    return ms;
+  }
+  double sinceStart() const { return std::chrono::duration<double, std::milli>(Clock::now() - start_).count(); }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start_ = Clock::now(), last_ = start_;
+};
+
+}  // namespace
 
 struct Session::Impl {
   torch::Device device{torch::kCPU};
@@ -99,6 +119,8 @@ void Session::setOptimizer(const AdamOptions& options) {
 }
 
 StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
+  PhaseClock clock;
+  StepTimings timings;
   applyThreadSettings();
   auto& impl = *impl_;
   const bool needTeacher = impl.loss.weightTS != 0 || (impl.loss.useSA && impl.loss.weightSA != 0);
@@ -130,6 +152,7 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
 
   lr = lr.to(impl.device, /*non_blocking=*/true);
   hr = hr.to(impl.device, /*non_blocking=*/true);
+  timings.prepare = clock.lap();
 
   SrOutput teacherOut;
   if (teacher) {
@@ -137,9 +160,11 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
     teacher->setTraining(false);
     teacherOut = translateTorchErrors(ErrorCode::Shape, "teacher forward failed", [&] { return teacher->run(lr); });
   }
+  timings.teacherForward = clock.lap();
   optimizer.zero_grad(/*set_to_none=*/true);
   student.setTraining(true);
   SrOutput studentOut = translateTorchErrors(ErrorCode::Shape, "student forward failed", [&] { return student.run(lr); });
+  timings.studentForward = clock.lap();
 
   LossParts parts = distillationLoss(studentOut, teacher ? &teacherOut : nullptr, hr, impl.loss);
   auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
@@ -148,8 +173,10 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
   if (!std::isfinite(result.total))
     throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
                                           ", SA " + std::to_string(result.SA) + "); the step was not applied");
+  timings.loss = clock.lap();
 
   translateTorchErrors(ErrorCode::Internal, "backward failed", [&] { parts.total.backward(); });
+  timings.backward = clock.lap();
   std::vector<torch::Tensor> grads;
   for (auto& p : student.trainableParameters())
     if (p.grad().defined()) grads.push_back(p.grad());
@@ -159,6 +186,9 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
   }
   optimizer.step();
   ++impl.steps;
+  timings.optimizer = clock.lap();
+  timings.total = clock.sinceStart();
+  result.timings = timings;
   return result;
 }
 

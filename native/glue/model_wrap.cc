@@ -16,6 +16,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceAccessor<&ModelWrap::device>("device"), InstanceMethod<&ModelWrap::forward>("forward"),
                       InstanceMethod<&ModelWrap::save>("save"),
                       InstanceMethod<&ModelWrap::saveStateDict>("saveStateDict"), InstanceMethod<&ModelWrap::loadStateDict>("loadStateDict"),
+                      InstanceMethod<&ModelWrap::summary>("summary"),
                       InstanceMethod<&ModelWrap::dispose>("dispose")});
 }
 
@@ -106,6 +107,33 @@ Napi::Value ModelWrap::loadStateDict(const Napi::CallbackInfo& info) {
       [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()});
 }
 
+Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  auto o = objectArg(info, 0, "options");
+  const auto height = static_cast<int64_t>(numberOption(o, "height", 0));
+  const auto width = static_cast<int64_t>(numberOption(o, "width", 0));
+  auto shapeArray = [](Napi::Env env, const std::vector<int64_t>& shape) {
+    auto a = Napi::Array::New(env, shape.size());
+    for (size_t i = 0; i < shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
+    return a;
+  };
+  return PromiseWorker<ModelSummary>::start(
+      env, [m, height, width] { return m->summary(height, width); },
+      [shapeArray](Napi::Env env, ModelSummary& s) -> Napi::Value {
+        auto out = Napi::Object::New(env);
+        out.Set("parameters", static_cast<double>(s.parameters));
+        out.Set("frozenParameters", static_cast<double>(s.frozenParameters));
+        out.Set("multiplyAdds", s.multiplyAdds < 0 ? env.Null() : Napi::Number::New(env, static_cast<double>(s.multiplyAdds)));
+        out.Set("outputShape", shapeArray(env, s.outputShape));
+        auto features = Napi::Array::New(env, s.featureShapes.size());
+        for (size_t i = 0; i < s.featureShapes.size(); ++i) features.Set(i, shapeArray(env, s.featureShapes[i]));
+        out.Set("featureShapes", features);
+        return out;
+      },
+      {info.This()});
+}
+
 void ModelWrap::dispose(const Napi::CallbackInfo&) { model_.reset(); }
 
 Napi::Value createEdsr(const Napi::CallbackInfo& info) {
@@ -119,6 +147,55 @@ Napi::Value createEdsr(const Napi::CallbackInfo& info) {
     options.resScale = numberOption(o, "resScale", options.resScale);
     options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
     return ModelWrap::create(env, kds::createEdsr(options));
+  });
+}
+
+// featureGroups: an optional array of group counts; empty means the architecture's default rule.
+static std::vector<int> intArrayOption(const Napi::Object& o, const char* key) {
+  std::vector<int> out;
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return out;
+  if (!v.IsArray()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
+  auto a = v.As<Napi::Array>();
+  for (uint32_t i = 0; i < a.Length(); ++i) {
+    Napi::Value item = a.Get(i);
+    if (!item.IsNumber()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
+    out.push_back(item.As<Napi::Number>().Int32Value());
+  }
+  return out;
+}
+
+Napi::Value createRcan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = objectArg(info, 0, "options");
+    RcanOptions options;
+    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
+    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
+    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
+    options.resScale = numberOption(o, "resScale", options.resScale);
+    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    options.featureGroups = intArrayOption(o, "featureGroups");
+    return ModelWrap::create(env, kds::createRcan(options));
+  });
+}
+
+Napi::Value createSan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    auto o = objectArg(info, 0, "options");
+    SanOptions options;
+    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
+    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
+    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
+    options.nonLocalChannels = static_cast<int>(numberOption(o, "nonLocalChannels", options.nonLocalChannels));
+    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    options.featureGroups = intArrayOption(o, "featureGroups");
+    return ModelWrap::create(env, kds::createSan(options));
   });
 }
 

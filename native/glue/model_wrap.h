@@ -1,4 +1,4 @@
-// NativeModel: a JS handle on a core model (EDSR or TorchScript), and the functions that create one.
+// NativeModel: a JS handle on a core model (EDSR, RCAN, SAN or TorchScript), and the functions that create one.
 #pragma once
 #include <napi.h>
 
@@ -25,6 +25,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value save(const Napi::CallbackInfo& info);
   Napi::Value saveStateDict(const Napi::CallbackInfo& info);
   Napi::Value loadStateDict(const Napi::CallbackInfo& info);
+  Napi::Value summary(const Napi::CallbackInfo& info);
   void dispose(const Napi::CallbackInfo& info);
 
   ModelPtr model_;
@@ -32,6 +33,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
 
 // createEdsr(options): NativeModel (synchronous: building is quick).
 Napi::Value createEdsr(const Napi::CallbackInfo& info);
+// createRcan(options), createSan(options): NativeModel.
+Napi::Value createRcan(const Napi::CallbackInfo& info);
+Napi::Value createSan(const Napi::CallbackInfo& info);
 // loadTorchScript(path): Promise<NativeModel>.
 Napi::Value loadTorchScript(const Napi::CallbackInfo& info);
 

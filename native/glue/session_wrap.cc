@@ -127,6 +127,15 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
         out.Set("DS", r.DS);
         out.Set("TS", r.TS);
         out.Set("SA", r.SA);
+        auto timings = Napi::Object::New(env);
+        timings.Set("prepare", r.timings.prepare);
+        timings.Set("teacherForward", r.timings.teacherForward);
+        timings.Set("studentForward", r.timings.studentForward);
+        timings.Set("loss", r.timings.loss);
+        timings.Set("backward", r.timings.backward);
+        timings.Set("optimizer", r.timings.optimizer);
+        timings.Set("total", r.timings.total);
+        out.Set("timings", timings);
         return out;
       },
       keep, [this] { busy_ = false; });

@@ -32,7 +32,8 @@ TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Tensor
   Napi::Env env = info.Env();
   guarded(env, [&] {
     if (info.Length() == 1 && info[0].IsExternal()) {
-      tensor_ = *info[0].As<Napi::External<TensorPtr>>().Data();
+      // take the reference out of the holder: dispose() must free the tensor now, not when the GC runs
+      tensor_ = std::move(*info[0].As<Napi::External<TensorPtr>>().Data());
       return;
     }
     std::vector<Napi::Value> keep;

@@ -4,6 +4,7 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/python_pickle.h"
+#include "io/zip_check.h"
 
 namespace kds {
 namespace {
@@ -42,6 +43,7 @@ void writeCheckpoint(const std::string& path, const Checkpoint& c) {
 
 Checkpoint readCheckpoint(const std::string& path) {
   auto bytes = readWholeFile(path, "checkpoint");
+  checkZipIntegrity(bytes, "checkpoint", path);
   c10::IValue value = translateTorchErrors(ErrorCode::File, "'" + path + "' is not a kds checkpoint", [&] {
     return torch::pickle_load(bytes);
   });

@@ -1,5 +1,6 @@
 #include "io/state_dict.h"
 
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
@@ -9,23 +10,21 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/python_pickle.h"
+#include "io/torch_save.h"
+#include "io/zip_check.h"
 
 namespace kds {
 namespace {
 
-c10::IValue unwrapContainer(c10::IValue value) {
-  for (int depth = 0; depth < 2 && value.isGenericDict(); ++depth) {
-    auto dict = value.toGenericDict();
-    bool unwrapped = false;
-    for (const char* key : {"state_dict", "model", "params"}) {
-      auto it = dict.find(c10::IValue(std::string(key)));
-      if (it != dict.end() && it->value().isGenericDict()) {
-        value = it->value();
-        unwrapped = true;
-        break;
-      }
-    }
-    if (!unwrapped) break;
+// Training checkpoints wrap the weights: {'state_dict': ...}, {'model': ...}, {'params': ...}.
+PickledPtr unwrapContainer(PickledPtr value) {
+  for (int depth = 0; depth < 2 && value->kind == PickledValue::Kind::Dict; ++depth) {
+    PickledPtr inner;
+    for (const char* key : {"state_dict", "model", "params"})
+      for (const auto& [k, v] : value->entries)
+        if (!inner && k->kind == PickledValue::Kind::String && k->text == key && v->kind == PickledValue::Kind::Dict) inner = v;
+    if (!inner) break;
+    value = inner;
   }
   return value;
 }
@@ -50,20 +49,23 @@ std::string listKeys(const std::string& title, const std::vector<std::string>& k
 
 NamedTensors readStateDict(const std::string& path) {
   auto bytes = readWholeFile(path, "state dict");
-  c10::IValue value = translateTorchErrors(ErrorCode::File, "'" + path + "' is not a state dict saved by torch.save", [&] {
-    return torch::pickle_load(bytes);
-  });
-  value = unwrapContainer(value);
-  if (!value.isGenericDict())
-    throw Error(ErrorCode::File, "'" + path + "' holds a " + value.tagKind() + ", expected a state dict (a dict of tensors)");
+  // Zip archives (torch.save since 1.6) are checked before parsing; the legacy format has no checksums.
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) checkZipIntegrity(bytes, "state dict", path);
+  auto value = unwrapContainer(readTorchSave(bytes, path));
+  if (value->kind == PickledValue::Kind::Object && value->text.rfind("__torch__.", 0) == 0)
+    throw Error(ErrorCode::File, "'" + path + "' is a TorchScript module (" + value->text + "), not a state dict: load it with loadTorchScript()");
+  if (value->kind == PickledValue::Kind::Object)
+    throw Error(ErrorCode::File, "'" + path + "' holds " + value->describe() + ", not a state dict; in Python, save model.state_dict() instead");
+  if (value->kind != PickledValue::Kind::Dict)
+    throw Error(ErrorCode::File, "'" + path + "' holds " + value->describe() + ", expected a state dict (a dict of tensors)");
   NamedTensors out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString())
-      throw Error(ErrorCode::File, "'" + path + "' is not a state dict: a key is a " + entry.key().tagKind() + ", not a string");
-    const std::string key = stripModulePrefix(entry.key().toStringRef());
-    if (!entry.value().isTensor())
-      throw Error(ErrorCode::File, "'" + path + "': entry '" + key + "' is a " + entry.value().tagKind() + ", expected a tensor");
-    out.emplace_back(key, entry.value().toTensor());
+  for (const auto& [k, v] : value->entries) {
+    if (k->kind != PickledValue::Kind::String)
+      throw Error(ErrorCode::File, "'" + path + "' is not a state dict: a key is " + k->describe() + ", not a string");
+    const std::string key = stripModulePrefix(k->text);
+    if (v->kind != PickledValue::Kind::Tensor)
+      throw Error(ErrorCode::File, "'" + path + "': entry '" + key + "' is " + v->describe() + ", expected a tensor");
+    out.emplace_back(key, v->tensor);
   }
   return out;
 }

@@ -1,6 +1,6 @@
 // State dicts in PyTorch's own file format, so that files travel both ways between kds and Python:
-// readStateDict reads what `torch.save(model.state_dict())` writes; writeStateDict writes what
-// `torch.load` reads (also with weights_only=True, its default).
+// readStateDict reads what `torch.save(model.state_dict())` writes (zip or pre-1.6 legacy format, see
+// torch_save.h); writeStateDict writes what `torch.load` reads, also with weights_only=True (its default).
 #pragma once
 #include <torch/torch.h>
 
@@ -13,8 +13,8 @@ namespace kds {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
-// Accepts a bare state dict or one wrapped as {'state_dict': ...} / {'model': ...}, and strips the
-// 'module.' prefix that DataParallel adds.
+// Accepts a bare state dict or one wrapped as {'state_dict': ...} / {'model': ...} / {'params': ...} (other
+// entries of a training checkpoint are ignored), and strips the 'module.' prefix that DataParallel adds.
 NamedTensors readStateDict(const std::string& path);
 void writeStateDict(const std::string& path, const NamedTensors& tensors);
 

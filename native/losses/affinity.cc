@@ -38,6 +38,17 @@ torch::Tensor affinityLoss(const torch::Tensor& student, const torch::Tensor& te
     throw Error(ErrorCode::Shape, "SA loss: student feature map " + shapeToString(student.sizes().vec()) +
                                       " and teacher feature map " + shapeToString(teacher.sizes().vec()) +
                                       " must have the same batch and spatial size (H x W); channels may differ");
+  if (student.numel() == 0 || teacher.numel() == 0)
+    throw Error(ErrorCode::Shape, "SA loss: feature maps must not be empty, got student " + shapeToString(student.sizes().vec()) +
+                                      " and teacher " + shapeToString(teacher.sizes().vec()));
+  if (options.impl != "fused" && options.impl != "plain")
+    throw Error(ErrorCode::Argument, "SA loss: impl must be 'fused' or 'plain', got '" + options.impl + "'");
+  if (options.pool != "none" && options.pool != "max" && options.pool != "avg")
+    throw Error(ErrorCode::Argument, "SA loss: pool must be 'none', 'max' or 'avg', got '" + options.pool + "'");
+  if (options.pool != "none" && (options.poolSize < 1 || options.poolSize > student.size(2) || options.poolSize > student.size(3)))
+    throw Error(ErrorCode::Argument, "SA loss: poolSize must be between 1 and the feature map's height and width (" +
+                                         std::to_string(student.size(2)) + " x " + std::to_string(student.size(3)) + "), got " +
+                                         std::to_string(options.poolSize));
   auto s = pool(student, options);
   auto t = pool(teacher, options);
   if (options.impl == "plain") return affinityLossPlain(s, t, options.eps);

@@ -1,7 +1,12 @@
 #include "losses/affinity_fused.h"
 
+#include <ATen/Parallel.h>
+
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "losses/affinity.h"
 
@@ -10,78 +15,220 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using torch::indexing::Slice;
 
-// With X = [s; t] and Y = [s; -t] stacked along channels (s, t: normalised pixels, B x C x N), one GEMM
-// gives the affinity difference of a tile: D[I, J] = X_I^T Y_J = A_s[I, J] - A_t[I, J].
-// D is symmetric, so only tiles with J >= I are visited; off-diagonal tiles count twice.
-struct AffinityL1 : public torch::autograd::Function<AffinityL1> {
-  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& s, const torch::Tensor& t, int64_t tile) {
-    const int64_t batch = s.size(0), n = s.size(2);
-    auto x = torch::cat({s, t}, 1).transpose(1, 2).contiguous();  // B x N x (Cs+Ct)
-    auto y = torch::cat({s, -t}, 1).contiguous();                  // B x (Cs+Ct) x N
-    auto total = torch::zeros({}, s.options().dtype(torch::kDouble));
-    for (int64_t i0 = 0; i0 < n; i0 += tile) {
-      const int64_t i1 = std::min(n, i0 + tile);
-      auto xi = x.index({Slice(), Slice(i0, i1)});
-      for (int64_t j0 = i0; j0 < n; j0 += tile) {
-        const int64_t j1 = std::min(n, j0 + tile);
-        auto d = torch::bmm(xi, y.index({Slice(), Slice(), Slice(j0, j1)}));
-        auto sum = d.abs_().sum(at::kDouble);
-        total += (i0 == j0) ? sum : 2 * sum;
-      }
+// Pixels [begin, begin + size) of the flattened map.
+struct Range {
+  int64_t begin, size;
+};
+
+// One block of D to compute: rows I, columns J, counted `weight` times in the sum over all (p, q).
+struct TileJob {
+  Range I, J;
+  int weight;
+};
+
+// Covers the upper triangle of the symmetric D: for each block of `rows` rows, the square diagonal block
+// (counted once) and the columns to its right in chunks of `cols` (counted twice, for their mirror image).
+// Only the diagonal blocks' lower halves are computed in vain: a fraction rows / N of the work.
+std::vector<TileJob> upperTriangleJobs(int64_t n, TileShape tiles) {
+  std::vector<TileJob> jobs;
+  for (int64_t i0 = 0; i0 < n; i0 += tiles.rows) {
+    const Range I{i0, std::min(tiles.rows, n - i0)};
+    jobs.push_back({I, I, 1});
+    for (int64_t j0 = i0 + I.size; j0 < n; j0 += tiles.cols) jobs.push_back({I, Range{j0, std::min(tiles.cols, n - j0)}, 2});
+  }
+  return jobs;
+}
+
+// What a sweep works on: one image (2-D, the CPU sweep) or the whole batch (3-D, the device sweep).
+// z = [s ; t] stacks the normalised student and teacher pixels along channels, so a tile of the affinity
+// difference is two GEMMs into the same output: D[I, J] = s_I^T s_J - t_I^T t_J.
+struct Operands {
+  torch::Tensor student;  // [B x] Cs x N: the first Cs channels of z
+  torch::Tensor teacher;  // [B x] Ct x N: the rest of z
+  torch::Tensor grad;     // [B x] Cs x N: accumulates sum_q sign(D[p, q]) s_q; undefined: no gradient wanted
+};
+
+torch::Tensor cols(const torch::Tensor& m, Range r) { return m.narrow(-1, r.begin, r.size); }
+
+// out = alpha * a b + beta * out, for matrices (2-D) or batches of them (3-D).
+void gemm(torch::Tensor& out, const torch::Tensor& a, const torch::Tensor& b, double beta, double alpha) {
+  const bool matrices = a.dim() == 2;
+  if (beta == 0 && alpha == 1) {
+    if (matrices)
+      at::mm_out(out, a, b);
+    else
+      at::bmm_out(out, a, b);
+  } else if (matrices) {
+    out.addmm_(a, b, beta, alpha);
+  } else {
+    out.baddbmm_(a, b, beta, alpha);
+  }
+}
+
+// One job: computes D_IJ into `d`, returns sum |D_IJ| (0-dim) and, when a gradient is wanted, adds
+// s_J sign(D_IJ)^T to grad_I and (off the diagonal) s_I sign(D_IJ) to grad_J. `scratch` (same shape as d,
+// or undefined) receives |D_IJ|. The sign overwrites d in place: no second tile-sized buffer.
+torch::Tensor tileJob(const Operands& op, const TileJob& job, torch::Tensor& d, torch::Tensor& scratch) {
+  const auto sI = cols(op.student, job.I), sJ = cols(op.student, job.J);
+  gemm(d, sI.transpose(-2, -1), sJ, 0, 1);
+  gemm(d, cols(op.teacher, job.I).transpose(-2, -1), cols(op.teacher, job.J), 1, -1);
+  auto l1 = (scratch.defined() ? at::abs_out(scratch, d) : d.abs()).sum();
+  if (op.grad.defined()) {
+    d.sign_();
+    auto gI = cols(op.grad, job.I);
+    gemm(gI, sJ, d.transpose(-2, -1), 1, 1);
+    if (job.weight == 2) {
+      auto gJ = cols(op.grad, job.J);
+      gemm(gJ, sI, d, 1, 1);
     }
-    ctx->save_for_backward({x, y});
-    ctx->saved_data["tile"] = tile;
-    ctx->saved_data["channels"] = s.size(1);
-    return (total / static_cast<double>(batch * n * n)).to(s.scalar_type());
+  }
+  return l1;
+}
+
+struct Sweep {
+  torch::Tensor l1;    // 0-dim double: sum over all B * N * N entries of |D|
+  torch::Tensor grad;  // B x Cs x N: sum_q sign(D[p, q]) s_q; undefined when no gradient is wanted
+};
+
+// A tile-sized matrix view of a flat workspace: contiguous whatever the job's shape, so GEMMs write it
+// with a tight leading dimension.
+torch::Tensor tileView(const torch::Tensor& workspace, const TileJob& job) {
+  return workspace.narrow(0, 0, job.I.size * job.J.size).view({job.I.size, job.J.size});
+}
+
+// CPU: the (image, job) items are split among the intra-op threads in contiguous chunks; each thread runs
+// one GEMM pair per item on a tile that stays in its core's cache, with single-threaded ATen calls (we are
+// inside parallel_for). A chunk writes the gradient of the images it covers whole in place, and of the
+// (at most two) images it shares with its neighbours into private buffers, added afterwards. Deterministic
+// for a given thread count: per-item sums are added in item order, private buffers in chunk order.
+Sweep sweepImages(const torch::Tensor& z, int64_t cs, TileShape tiles, bool wantGrad) {
+  const int64_t batch = z.size(0), n = z.size(2);
+  const auto jobs = upperTriangleJobs(n, tiles);
+  const int64_t perImage = static_cast<int64_t>(jobs.size());
+  std::vector<double> sums(static_cast<size_t>(batch * perImage));
+  Sweep out{torch::Tensor(), wantGrad ? torch::zeros({batch, cs, n}, z.options()) : torch::Tensor()};
+  struct SharedImage {
+    int64_t chunkBegin, image;
+    torch::Tensor grad;
+  };
+  std::mutex sharedMutex;
+  std::vector<SharedImage> shared;
+
+  at::parallel_for(0, batch * perImage, 1, [&](int64_t begin, int64_t end) {
+    std::vector<SharedImage> mine;
+    auto gradOf = [&](int64_t b) -> torch::Tensor {
+      if (!wantGrad) return {};
+      if (b * perImage >= begin && (b + 1) * perImage <= end) return out.grad[b];
+      if (mine.empty() || mine.back().image != b) mine.push_back({begin, b, torch::zeros({cs, n}, z.options())});
+      return mine.back().grad;
+    };
+    const int64_t tileSize = tiles.rows * std::max(tiles.rows, tiles.cols);
+    auto work = torch::empty({tileSize}, z.options());
+    auto workAbs = torch::empty({tileSize}, z.options());
+    for (int64_t item = begin; item < end; ++item) {
+      const int64_t b = item / perImage;
+      const TileJob& job = jobs[static_cast<size_t>(item % perImage)];
+      const auto image = z[b];
+      Operands op{image.narrow(0, 0, cs), image.narrow(0, cs, image.size(0) - cs), gradOf(b)};
+      auto d = tileView(work, job);
+      auto scratch = tileView(workAbs, job);
+      sums[static_cast<size_t>(item)] = job.weight * tileJob(op, job, d, scratch).item<double>();
+    }
+    std::lock_guard<std::mutex> lock(sharedMutex);
+    for (auto& s : mine) shared.push_back(std::move(s));
+  });
+
+  double total = 0;
+  for (double s : sums) total += s;
+  out.l1 = torch::scalar_tensor(total, z.options().dtype(torch::kDouble));
+  std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.chunkBegin < b.chunkBegin; });
+  for (auto& s : shared) out.grad[s.image].add_(s.grad);
+  return out;
+}
+
+// Other devices (CUDA): one batched GEMM pair per job over the whole batch; nothing leaves the device.
+Sweep sweepBatched(const torch::Tensor& z, int64_t cs, TileShape tiles, bool wantGrad) {
+  const int64_t batch = z.size(0), n = z.size(2);
+  Sweep out{torch::zeros({}, z.options().dtype(torch::kDouble)),
+            wantGrad ? torch::zeros({batch, cs, n}, z.options()) : torch::Tensor()};
+  Operands op{z.narrow(1, 0, cs), z.narrow(1, cs, z.size(1) - cs), out.grad};
+  torch::Tensor noScratch;
+  for (const TileJob& job : upperTriangleJobs(n, tiles)) {
+    auto d = torch::empty({batch, job.I.size, job.J.size}, z.options());
+    out.l1.add_(tileJob(op, job, d, noScratch), job.weight);
+  }
+  return out;
+}
+
+// z = [s ; t / (|t| + eps)]: the teacher is normalised straight into its slice, never held twice.
+torch::Tensor stackNormalized(const torch::Tensor& s, const torch::Tensor& teacher, double eps) {
+  const int64_t cs = s.size(1);
+  auto t = teacher.flatten(2).to(s.scalar_type());
+  auto z = torch::empty({s.size(0), cs + t.size(1), s.size(2)}, s.options());
+  z.narrow(1, 0, cs).copy_(s);
+  auto teacherPart = z.narrow(1, cs, t.size(1));
+  at::div_out(teacherPart, t, t.norm(2, /*dim=*/1, /*keepdim=*/true).add_(eps));
+  return z;
+}
+
+// L = sum |D| / (B N^2) over all pixel pairs; dL/ds_p = 2 / (B N^2) sum_q sign(D[p, q]) s_q (D symmetric).
+// The gradient is accumulated during the forward sweep, while each sign tile is still in cache, so
+// nothing of size N x N is kept or recomputed; backward only scales it. The teacher gets no gradient.
+struct AffinityL1 : public torch::autograd::Function<AffinityL1> {
+  // s: normalised student pixels, B x Cs x N; teacher: raw teacher features, B x Ct x H x W.
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& s, const torch::Tensor& teacher, double eps,
+                               int64_t tileRows, int64_t tileCols, bool wantGrad) {
+    const int64_t batch = s.size(0), cs = s.size(1), n = s.size(2);
+    const auto z = stackNormalized(s, teacher, eps);
+    const TileShape tiles{tileRows, tileCols};
+    Sweep sweep = s.is_cpu() ? sweepImages(z, cs, tiles, wantGrad) : sweepBatched(z, cs, tiles, wantGrad);
+    const double scale = 1.0 / (static_cast<double>(batch) * static_cast<double>(n) * static_cast<double>(n));
+    if (wantGrad) ctx->saved_data["grad"] = sweep.grad.mul_(2.0 * scale);
+    return sweep.l1.mul(scale).to(s.scalar_type());
   }
 
-  // L = sum |D| / (B N^2); dL/ds = 2 s S / (B N^2) with S = sign(D) (symmetric), tile by tile.
   static variable_list backward(AutogradContext* ctx, variable_list gradOutputs) {
-    auto saved = ctx->get_saved_variables();
-    const auto& x = saved[0];
-    const auto& y = saved[1];
-    const int64_t tile = ctx->saved_data["tile"].toInt();
-    const int64_t cs = ctx->saved_data["channels"].toInt();
-    const int64_t batch = x.size(0), n = x.size(1);
-    auto s = y.index({Slice(), Slice(0, cs)});  // B x Cs x N (the student rows of Y are s itself)
-    auto grad = torch::zeros_like(s);
-    const auto scale = gradOutputs[0].to(x.scalar_type()) * (2.0 / static_cast<double>(batch * n * n));
-    for (int64_t i0 = 0; i0 < n; i0 += tile) {
-      const int64_t i1 = std::min(n, i0 + tile);
-      auto xi = x.index({Slice(), Slice(i0, i1)});
-      auto si = s.index({Slice(), Slice(), Slice(i0, i1)});
-      auto gi = grad.index({Slice(), Slice(), Slice(i0, i1)});
-      for (int64_t j0 = i0; j0 < n; j0 += tile) {
-        const int64_t j1 = std::min(n, j0 + tile);
-        auto sign = torch::bmm(xi, y.index({Slice(), Slice(), Slice(j0, j1)})).sign_();  // B x TI x TJ
-        auto sj = s.index({Slice(), Slice(), Slice(j0, j1)});
-        gi.baddbmm_(sj, sign.transpose(1, 2));  // grad[:, :, I] += s_J S_IJ^T
-        if (j0 != i0) grad.index({Slice(), Slice(), Slice(j0, j1)}).baddbmm_(si, sign);  // grad[:, :, J] += s_I S_IJ
-      }
-    }
-    grad.mul_(scale);
-    return {grad, torch::Tensor(), torch::Tensor()};
+    auto grad = ctx->saved_data["grad"].toTensor();
+    return {grad * gradOutputs[0], torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
   }
 };
 
+int64_t roundUp(int64_t value, int64_t multiple) { return (value + multiple - 1) / multiple * multiple; }
+
+// Splits `pixels` into ceil(pixels / maxSize) nearly equal blocks; returns the block size.
+int64_t balancedBlock(int64_t pixels, int64_t maxSize, int64_t multiple) {
+  const int64_t count = (pixels + maxSize - 1) / maxSize;
+  return std::min(pixels, roundUp((pixels + count - 1) / count, multiple));
+}
+
 }  // namespace
 
-int64_t chooseAffinityTile(int64_t batch, int64_t pixels, const torch::Device& device) {
-  // Keep one B x T x T tile small enough to stay in cache on a CPU; GPUs want big GEMMs.
-  const double budgetBytes = device.is_cuda() ? 256.0 * (1 << 20) : 4.0 * (1 << 20);
-  int64_t t = static_cast<int64_t>(std::sqrt(budgetBytes / (4.0 * std::max<int64_t>(batch, 1))));
-  t = std::max<int64_t>(64, t / 64 * 64);
-  return std::min(t, pixels);
+TileShape chooseAffinityTiles(int64_t batch, int64_t pixels, int64_t elementSize, const torch::Device& device) {
+  if (device.is_cpu()) {
+    // One image's tile and its |D| copy (2 x 512 KB) stay in a core's L2 next to the operand panels; few
+    // rows make wide, efficient GEMMs and leave little waste on the diagonal blocks.
+    const int64_t rows = balancedBlock(pixels, 64, 16);
+    const int64_t maxCols = std::max<int64_t>(rows, 512 * 1024 / (elementSize * rows));
+    return {rows, balancedBlock(pixels, maxCols, 16)};
+  }
+  // GPU: a batched tile of at most ~512 MB, as wide as that allows; 256 rows keep the wasted half of the
+  // diagonal blocks small and the GEMMs large.
+  constexpr double kDeviceBytes = 512.0 * 1024 * 1024;
+  const int64_t rows = balancedBlock(pixels, 256, 16);
+  const auto maxCols = static_cast<int64_t>(kDeviceBytes / static_cast<double>(elementSize * std::max<int64_t>(batch, 1) * rows));
+  return {rows, balancedBlock(pixels, std::max<int64_t>(maxCols, rows), 16)};
 }
 
 torch::Tensor affinityLossFused(const torch::Tensor& student, const torch::Tensor& teacher, double eps, int64_t tile) {
   auto s = normalizedPixels(student, eps);
-  auto t = normalizedPixels(teacher.detach(), eps).to(s.scalar_type());
   const int64_t n = s.size(2);
-  if (tile <= 0) tile = chooseAffinityTile(s.size(0), n, s.device());
-  return AffinityL1::apply(s, t, std::min(tile, std::max<int64_t>(n, 1)));
+  TileShape tiles{tile, tile};
+  if (tile <= 0) tiles = chooseAffinityTiles(s.size(0), n, s.element_size(), s.device());
+  tiles.rows = std::clamp<int64_t>(tiles.rows, 1, n);
+  tiles.cols = std::clamp<int64_t>(tiles.cols, 1, n);
+  const bool wantGrad = torch::GradMode::is_enabled() && s.requires_grad();
+  return AffinityL1::apply(s, teacher.detach(), eps, tiles.rows, tiles.cols, wantGrad);
 }
 
 }  // namespace kds

@@ -1,14 +1,22 @@
 // The SA loss without N x N matrices: tiles of the affinity difference are computed, reduced and
-// dropped; the backward pass recomputes them. Same value and gradient as affinityLossPlain.
+// dropped. Same value and gradient as affinityLossPlain (up to rounding), on any device.
 #pragma once
 #include <torch/torch.h>
 
 namespace kds {
 
+// Rows and columns of one tile of the affinity difference.
+struct TileShape {
+  int64_t rows, cols;
+};
+
 // student: B x Cs x H x W (gradient flows to it), teacher: B x Ct x H x W (treated as a constant).
-// tile: pixels per tile side; 0 chooses from the shapes and the device (chooseAffinityTile).
+// tile: pixels per tile side (square tiles); 0 chooses the tile shape from the shapes and the device.
 torch::Tensor affinityLossFused(const torch::Tensor& student, const torch::Tensor& teacher, double eps, int64_t tile);
 
-int64_t chooseAffinityTile(int64_t batch, int64_t pixels, const torch::Device& device);
+// The automatic tile shape for `pixels` pixels per image. On a CPU one image's tile stays in a core's cache;
+// on a GPU a tile spans the batch and is as large as a memory budget allows. Few rows per tile waste little
+// on the diagonal blocks; row blocks are balanced (nearly equal sizes).
+TileShape chooseAffinityTiles(int64_t batch, int64_t pixels, int64_t elementSize, const torch::Device& device);
 
 }  // namespace kds

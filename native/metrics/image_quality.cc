@@ -10,32 +10,41 @@
 namespace kds {
 namespace {
 
-// EDSR's gray_coeffs: ITU-R BT.601 luma for 0..255 RGB, scaled by 256.
-torch::Tensor lumaWeights(const torch::Device& device) {
-  return torch::tensor({65.738, 129.057, 25.064}, torch::TensorOptions().dtype(torch::kDouble).device(device)).div(256).view({1, 3, 1, 1});
+// EDSR's quantize: clamp, then torch.round (halves to even), in the SR tensor's own dtype as EDSR does.
+torch::Tensor quantize(const torch::Tensor& image) {
+  if (image.scalar_type() == torch::kByte) return image;
+  return image.clamp(0, 255).round();
 }
 
-// Normalised 1-D Gaussian; the 2-D window is its outer product.
-torch::Tensor gaussian(int64_t size, double sigma, const torch::Device& device) {
-  auto x = torch::arange(size, torch::TensorOptions().dtype(torch::kDouble).device(device)) - (size - 1) / 2.0;
-  auto g = torch::exp(-(x * x) / (2 * sigma * sigma));
-  return g / g.sum();
+// Y = 16 + (65.738 R + 129.057 G + 25.064 B) / 256 (EDSR's gray_coeffs, BT.601) of [1, 3, h, w], float64.
+torch::Tensor luma(const torch::Tensor& rgb) {
+  auto x = rgb.to(torch::kDouble)[0];
+  return x[0].mul(65.738 / 256).add_(x[1], 129.057 / 256).add_(x[2], 25.064 / 256).add_(16);
 }
 
-// 'valid' filtering of [1, 1, H, W] with the separable window.
-torch::Tensor filterValid(const torch::Tensor& image, const torch::Tensor& g) {
-  auto vertical = torch::conv2d(image, g.view({1, 1, -1, 1}));
-  return torch::conv2d(vertical, g.view({1, 1, 1, -1}));
+// 'valid' filtering of [k, h, w] with the separable window g: sums of shifted views, no im2col.
+torch::Tensor filterValid(const torch::Tensor& x, const std::vector<double>& g) {
+  const int64_t n = static_cast<int64_t>(g.size());
+  const int64_t h = x.size(1) - n + 1, w = x.size(2) - n + 1;
+  auto vertical = x.narrow(1, 0, h).mul(g[0]);
+  for (int64_t k = 1; k < n; ++k) vertical.add_(x.narrow(1, k, h), g[k]);
+  auto both = vertical.narrow(2, 0, w).mul(g[0]);
+  for (int64_t k = 1; k < n; ++k) both.add_(vertical.narrow(2, k, w), g[k]);
+  return both;
 }
 
 double ssimOnLuma(const torch::Tensor& a, const torch::Tensor& b) {
   constexpr int64_t kWindow = 11;
   constexpr double kSigma = 1.5, kC1 = (0.01 * 255) * (0.01 * 255), kC2 = (0.03 * 255) * (0.03 * 255);
-  const auto g = gaussian(kWindow, kSigma, a.device());
-  auto muA = filterValid(a, g), muB = filterValid(b, g);
-  auto varA = filterValid(a * a, g) - muA * muA;
-  auto varB = filterValid(b * b, g) - muB * muB;
-  auto cov = filterValid(a * b, g) - muA * muB;
+  // Normalised 1-D Gaussian; the 2-D window is its outer product.
+  std::vector<double> g(kWindow);
+  double sum = 0;
+  for (int64_t k = 0; k < kWindow; ++k) sum += g[k] = std::exp(-std::pow(k - (kWindow - 1) / 2.0, 2) / (2 * kSigma * kSigma));
+  for (auto& v : g) v /= sum;
+  // The five local moments in one pass over the window.
+  auto m = filterValid(torch::stack({a, b, a * a, b * b, a * b}), g);
+  auto muA = m[0], muB = m[1];
+  auto varA = m[2] - muA * muA, varB = m[3] - muB * muB, cov = m[4] - muA * muB;
   auto map = ((2 * muA * muB + kC1) * (2 * cov + kC2)) / ((muA * muA + muB * muB + kC1) * (varA + varB + kC2));
   return map.mean().item<double>();
 }
@@ -60,14 +69,8 @@ Quality imageQuality(const Tensor& sr, const Tensor& hr, const QualityOptions& o
                                       " after shaving " + std::to_string(shave) + " border pixels; " +
                                       (options.ssim ? "SSIM needs at least 11 x 11" : "PSNR needs at least 1 x 1"));
   return translateTorchErrors(ErrorCode::Internal, "image quality", [&] {
-    const auto device = a.device();
-    // EDSR's quantize uses torch.round (halves to even); the result only differs from MATLAB's rounding
-    // on exact halves.
-    auto quantA = a.to(device, torch::kDouble).clamp(0, 255).round();
-    auto quantB = b.to(device, torch::kDouble).clamp(0, 255).round();
-    const auto weights = lumaWeights(device);
-    auto lumaA = (quantA * weights).sum(1, true).narrow(2, shave, height).narrow(3, shave, width) + 16;
-    auto lumaB = (quantB * weights).sum(1, true).narrow(2, shave, height).narrow(3, shave, width) + 16;
+    auto lumaA = luma(quantize(a.narrow(2, shave, height).narrow(3, shave, width)));
+    auto lumaB = luma(quantize(b.narrow(2, shave, height).narrow(3, shave, width)));
     Quality q;
     q.psnr = q.ssim = std::numeric_limits<double>::quiet_NaN();
     if (options.psnr) {

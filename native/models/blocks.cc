@@ -1,5 +1,7 @@
 #include "models/blocks.h"
 
+#include <map>
+
 #include "api/error.h"
 
 namespace kds {
@@ -40,6 +42,44 @@ UpsamplerImpl::UpsamplerImpl(int scale, int64_t nFeats) {
   } else {
     throw Error(ErrorCode::Argument, "scale must be 2, 3, 4 or 8, got " + std::to_string(scale));
   }
+}
+
+int64_t convWeights(const torch::nn::Module& module) {
+  int64_t n = 0;
+  for (const auto& m : module.modules(/*include_self=*/true))
+    if (const auto* conv = m->as<torch::nn::Conv2dImpl>()) n += conv->weight.numel();
+  return n;
+}
+
+int64_t upsamplerMacs(UpsamplerImpl& upsampler, int64_t h, int64_t w) {
+  int64_t macs = 0;
+  for (const auto& child : upsampler.children()) {
+    if (auto* conv = child->as<torch::nn::Conv2dImpl>()) {
+      macs += conv->weight.numel() * h * w;
+    } else if (auto* shuffle = child->as<torch::nn::PixelShuffleImpl>()) {
+      h *= shuffle->options.upscale_factor();
+      w *= shuffle->options.upscale_factor();
+    }
+  }
+  return macs;
+}
+
+std::optional<int> upsamplerScaleOf(const std::vector<std::pair<std::string, torch::Tensor>>& stateDict) {
+  std::map<std::string, torch::Tensor> weights;
+  for (const auto& [key, value] : stateDict)
+    if (key.rfind("tail.0.", 0) == 0) weights[key] = value;
+  auto first = weights.find("tail.0.0.weight");
+  if (first == weights.end() || first->second.dim() != 4 || first->second.size(1) < 1) return std::nullopt;
+  const int64_t f = first->second.size(1);
+  if (first->second.size(0) == 9 * f) return 3;
+  int scale = 1;
+  for (const char* key : {"tail.0.0.weight", "tail.0.2.weight", "tail.0.4.weight"}) {
+    auto it = weights.find(key);
+    if (it == weights.end()) break;
+    if (it->second.dim() != 4 || it->second.size(0) != 4 * f || it->second.size(1) != f) return std::nullopt;
+    scale *= 2;
+  }
+  return scale;
 }
 
 }  // namespace kds

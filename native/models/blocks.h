@@ -4,6 +4,10 @@
 #include <torch/torch.h>
 
 #include <array>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace kds {
 
@@ -36,5 +40,16 @@ class UpsamplerImpl : public torch::nn::SequentialImpl {
   torch::Tensor forward(torch::Tensor x) { return SequentialImpl::forward(std::move(x)); }
 };
 TORCH_MODULE(Upsampler);
+
+// Weights of every Conv2d in a module tree. A stride-1 'same' conv does one multiply-add per weight per
+// output pixel, so a tree of such convs that all run on an h x w map costs convWeights(tree) * h * w.
+int64_t convWeights(const torch::nn::Module& module);
+
+// Multiply-adds of an upsampler on an h x w map: each conv runs at the resolution reached so far.
+int64_t upsamplerMacs(UpsamplerImpl& upsampler, int64_t h, int64_t w);
+
+// The scale a state dict's upsampler (keys tail.0.{0,2,4}.weight) was built for, if its shapes tell:
+// one conv to 9F channels is x3; one, two or three convs to 4F channels are x2, x4, x8.
+std::optional<int> upsamplerScaleOf(const std::vector<std::pair<std::string, torch::Tensor>>& stateDict);
 
 }  // namespace kds

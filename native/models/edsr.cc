@@ -50,21 +50,29 @@ SrOutput EdsrImpl::forward(const torch::Tensor& input) {
   return out;
 }
 
-EdsrModel::EdsrModel(const EdsrOptions& options) : net_(Edsr(options)) {}
-
-std::vector<std::pair<std::string, torch::Tensor>> EdsrModel::namedParameters() {
-  std::vector<std::pair<std::string, torch::Tensor>> out;
-  for (const auto& item : net_->named_parameters(true)) out.emplace_back(item.key(), item.value());
-  return out;
+int64_t EdsrImpl::multiplyAdds(int64_t h, int64_t w) {
+  const int64_t s = options_.scale;
+  auto& upsampler = *tail_->ptr<UpsamplerImpl>(0);
+  const int64_t lrWeights = convWeights(*subMean_) + convWeights(*head_) + convWeights(*body_);
+  const int64_t hrWeights = convWeights(*tail_) - convWeights(upsampler) + convWeights(*addMean_);
+  return lrWeights * h * w + upsamplerMacs(upsampler, h, w) + hrWeights * s * h * s * w;
 }
 
-torch::Device EdsrModel::torchDevice() const { return net_->parameters().front().device(); }
-
-bool EdsrModel::isOptionalKey(const std::string& key) const {
-  return key.rfind("sub_mean.", 0) == 0 || key.rfind("add_mean.", 0) == 0;
+std::vector<std::vector<int64_t>> EdsrImpl::featureShapes(int64_t h, int64_t w) const {
+  return std::vector<std::vector<int64_t>>(4, {options_.nFeats, h, w});
 }
 
-void EdsrModel::save(const std::string& path) { saveStateDict(path); }
+std::string EdsrModel::canonicalKey(const std::string& key) const {
+  const int n = net_->options().nResblocks;
+  const int groupStart[3] = {0, n / 3, 2 * n / 3};
+  const int groupSize[3] = {n / 3, 2 * n / 3 - n / 3, n - 2 * n / 3 + 1};  // body3 also holds the final conv
+  for (int g = 0; g < 3; ++g) {
+    auto k = indexedKey(key, "body" + std::to_string(g + 1) + ".");
+    // An index beyond the group means a file of another depth: keep the key, so it is reported as unexpected.
+    if (k && k->first < groupSize[g]) return "body." + std::to_string(groupStart[g] + k->first) + "." + k->second;
+  }
+  return key;
+}
 
 ModelPtr createEdsr(const EdsrOptions& options) { return std::make_shared<EdsrModel>(options); }
 

@@ -4,7 +4,7 @@
 
 #include "api/model.h"
 #include "models/blocks.h"
-#include "models/torch_model.h"
+#include "models/module_model.h"
 
 namespace kds {
 
@@ -19,6 +19,9 @@ class EdsrImpl : public torch::nn::Module {
   // reference code, whose published numbers were produced that way.
   SrOutput forward(const torch::Tensor& x);
   const EdsrOptions& options() const { return options_; }
+  // Conv multiply-adds (mean shifts included) for one h x w input; all four features are [nFeats, h, w].
+  int64_t multiplyAdds(int64_t h, int64_t w);
+  std::vector<std::vector<int64_t>> featureShapes(int64_t h, int64_t w) const;
 
  private:
   EdsrOptions options_;
@@ -28,26 +31,15 @@ class EdsrImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Edsr);
 
-class EdsrModel final : public TorchModel {
+class EdsrModel final : public ModuleModel<Edsr> {
  public:
-  explicit EdsrModel(const EdsrOptions& options);
-
+  explicit EdsrModel(const EdsrOptions& options) : ModuleModel(Edsr(options)) {}
   std::string kind() const override { return "edsr"; }
-  bool hasFeatures() const override { return true; }
-  std::optional<int> scale() const override { return net_->options().scale; }
-  void save(const std::string& path) override;
-
-  SrOutput run(const torch::Tensor& input) override { return net_->forward(input); }
-  std::vector<std::pair<std::string, torch::Tensor>> namedParameters() override;
-  void setTraining(bool on) override { net_->train(on); }
-  void moveTo(const torch::Device& device) override { net_->to(device); }
-  torch::Device torchDevice() const override;
 
  protected:
-  bool isOptionalKey(const std::string& key) const override;
-
- private:
-  Edsr net_{nullptr};
+  // FAKD's layout: body1.{k}, body2.{k}, body3.{k} are the official body.{i} split into the three groups
+  // (body3's last item is the body's final conv).
+  std::string canonicalKey(const std::string& key) const override;
 };
 
 }  // namespace kds

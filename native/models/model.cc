@@ -1,9 +1,12 @@
 #include "models/torch_model.h"
 
+#include <map>
+
 #include "api/error.h"
 #include "core/runtime.h"
 #include "core/torch_tensor.h"
 #include "io/state_dict.h"
+#include "models/blocks.h"
 
 namespace kds {
 
@@ -43,7 +46,47 @@ void TorchModel::loadStateDict(const std::string& path, const LoadOptions& optio
   std::vector<std::pair<std::string, torch::Tensor>> renamed;
   renamed.reserve(file.size());
   for (auto& [key, value] : file) renamed.emplace_back(canonicalKey(key), value);
-  applyStateDict(namedParameters(), renamed, options.strict, [this](const std::string& k) { return isOptionalKey(k); }, path);
+  auto own = namedParameters();
+  checkUpsamplerScale(own, renamed, path);
+  applyStateDict(own, renamed, options.strict, [this](const std::string& k) { return isOptionalKey(k); }, path);
+}
+
+// A file made for another scale differs only in its upsampler (x2 and x4 even share tail.0.0's shape), so a
+// non-strict load would silently keep a wrong tail: refuse it whatever `strict` says, and say which scale
+// the file was made for.
+void TorchModel::checkUpsamplerScale(const NamedTensors& own, const NamedTensors& file, const std::string& path) const {
+  const auto modelScale = scale();
+  const auto fileScale = upsamplerScaleOf(file);
+  if (!modelScale || !fileScale || *modelScale == *fileScale || !upsamplerScaleOf(own)) return;
+  std::map<std::string, torch::Tensor> ownTail, fileTail;
+  for (const auto& [k, v] : own)
+    if (k.rfind("tail.0.", 0) == 0) ownTail[k] = v;
+  for (const auto& [k, v] : file)
+    if (k.rfind("tail.0.", 0) == 0) fileTail[k] = v;
+  std::string keys;
+  for (const auto& [k, v] : fileTail) {
+    auto it = ownTail.find(k);
+    if (it == ownTail.end()) keys += "\n  " + k + " (file " + shapeToString(v.sizes().vec()) + ", not in this model)";
+    else if (!it->second.sizes().equals(v.sizes()))
+      keys += "\n  " + k + " (file " + shapeToString(v.sizes().vec()) + ", model " + shapeToString(it->second.sizes().vec()) + ")";
+  }
+  for (const auto& [k, v] : ownTail)
+    if (!fileTail.count(k)) keys += "\n  " + k + " (model " + shapeToString(v.sizes().vec()) + ", missing from the file)";
+  throw Error(ErrorCode::File, "state dict '" + path + "' was saved for scale x" + std::to_string(*fileScale) + ", but this " + kind() +
+                                   " model is x" + std::to_string(*modelScale) + "; its upsampler keys differ:" + keys +
+                                   "\n  (create the model with scale " + std::to_string(*fileScale) + ", or use a x" +
+                                   std::to_string(*modelScale) + " checkpoint)");
+}
+
+ModelSummary TorchModel::summary(int64_t height, int64_t width) {
+  if (height < 1 || width < 1)
+    throw Error(ErrorCode::Argument, "summary: height and width must be >= 1, got " + std::to_string(height) + " x " + std::to_string(width));
+  applyThreadSettings();
+  std::lock_guard<std::mutex> lock(mutex_);
+  ModelSummary out;
+  for (auto& [name, p] : namedParameters()) (p.requires_grad() ? out.parameters : out.frozenParameters) += p.numel();
+  describeCost(height, width, out);
+  return out;
 }
 
 void TorchModel::saveStateDict(const std::string& path) {

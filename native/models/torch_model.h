@@ -36,6 +36,7 @@ class TorchModel : public Model {
   ForwardResult forward(const Tensor& input) override;
   void loadStateDict(const std::string& path, const LoadOptions& options) override;
   void saveStateDict(const std::string& path) override;
+  ModelSummary summary(int64_t height, int64_t width) override;
 
   // Held by whoever runs or changes this model (a training step, forward, load), so that two worker
   // threads never use it at once.
@@ -46,8 +47,13 @@ class TorchModel : public Model {
   virtual bool isOptionalKey(const std::string&) const { return false; }
   // Rewrites a file's key to this model's naming (e.g. FAKD's renamed blocks); identity by default.
   virtual std::string canonicalKey(const std::string& key) const { return key; }
+  // Fills multiplyAdds, outputShape and featureShapes for one height x width input (batch 1).
+  virtual void describeCost(int64_t height, int64_t width, ModelSummary& out) = 0;
 
  private:
+  void checkUpsamplerScale(const std::vector<std::pair<std::string, torch::Tensor>>& own,
+                           const std::vector<std::pair<std::string, torch::Tensor>>& file, const std::string& path) const;
+
   mutable std::mutex mutex_;
 };
 

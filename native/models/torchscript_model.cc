@@ -5,6 +5,8 @@
 #include "api/error.h"
 #include "core/runtime.h"
 #include "io/atomic_file.h"
+#include "io/zip_check.h"
+#include "models/op_counter.h"
 
 namespace kds {
 namespace {
@@ -84,6 +86,22 @@ void TorchScriptModel::moveTo(const torch::Device& device) {
   device_ = device;
 }
 
+void TorchScriptModel::describeCost(int64_t height, int64_t width, ModelSummary& out) {
+  torch::InferenceMode guard;
+  auto input = torch::zeros({1, 3, height, width}, torch::TensorOptions().device(device_));
+  SrOutput result;
+  out.multiplyAdds = translateTorchErrors(ErrorCode::Shape, "summary: running the TorchScript model on a " + std::to_string(height) + " x " +
+                                                                std::to_string(width) + " input failed",
+                                          [&] { return countMultiplyAdds([&] { result = run(input); }); });
+  auto withoutBatch = [](const torch::Tensor& t) {
+    auto shape = t.sizes().vec();
+    if (!shape.empty()) shape.erase(shape.begin());
+    return shape;
+  };
+  out.outputShape = withoutBatch(result.output);
+  for (const auto& f : result.features) out.featureShapes.push_back(withoutBatch(f));
+}
+
 void TorchScriptModel::save(const std::string& path) {
   std::lock_guard<std::mutex> lock(mutex());
   std::ostringstream buffer;
@@ -95,6 +113,7 @@ void TorchScriptModel::save(const std::string& path) {
 ModelPtr loadTorchScript(const std::string& path) {
   applyThreadSettings();
   auto bytes = readWholeFile(path, "TorchScript file");
+  checkZipIntegrity(bytes, "TorchScript file", path);
   torch::jit::Module module = translateTorchErrors(
       ErrorCode::File, "'" + path + "' is not a TorchScript file written by torch.jit.save", [&] {
         std::istringstream stream(std::string(bytes.begin(), bytes.end()));

@@ -22,6 +22,10 @@ class TorchScriptModel final : public TorchModel {
   void moveTo(const torch::Device& device) override;
   torch::Device torchDevice() const override { return device_; }
 
+ protected:
+  // Runs the model once on a zero image of that size and counts the multiply-adds it dispatches.
+  void describeCost(int64_t height, int64_t width, ModelSummary& out) override;
+
  private:
   torch::jit::Module module_;
   bool hasFeatures_;

@@ -1,0 +1,144 @@
+#!/usr/bin/env node
+// SA loss benchmark: time and peak memory of one forward + backward of FAKD's spatial-affinity loss,
+// kds's fused loss (through the functional API, from Node) against the plain formula in PyTorch (Python,
+// bench/sa_loss_plain.py). Every measurement runs in a fresh process, so its peak RSS (VmHWM) is its own.
+//
+//   npm run bench:sa                 all configurations (several minutes)
+//   node bench/sa-loss.js --quick    the FAKD setting only, fewer repetitions
+//
+// Printed per run: median seconds per forward+backward over the repetitions (after one warm-up call),
+// VmHWM (peak RSS of the process), and the loss's own peak: VmHWM minus the RSS just before the first call
+// (the runtime and the input feature maps are in that baseline).
+'use strict';
+const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.resolve(__dirname, '..');
+
+const SETTINGS = [
+  { name: 'FAKD 48x48', batch: 16, cs: 64, ct: 256, size: 48 },
+  { name: '96x96', batch: 16, cs: 64, ct: 256, size: 96 },
+  { name: '96x96', batch: 4, cs: 64, ct: 256, size: 96 },
+  { name: '128x128', batch: 4, cs: 64, ct: 256, size: 128 },
+];
+
+// Bytes the plain formula needs at its peak: about five B x N x N float32 matrices (both affinities, their
+// difference, |difference| and the mean's expanded gradient) on top of the inputs.
+function plainBytes(s) {
+  const n = s.size * s.size;
+  return 5 * s.batch * n * n * 4;
+}
+
+function status(field) {
+  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
+  return Number(m[1]) * 1024;
+}
+
+function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+// --- one measurement, in this (fresh) process ----------------------------------------------------------
+async function child(job) {
+  const kds = require(path.join(ROOT, 'dist', 'index.js'));
+  kds.setNumThreads(job.threads);
+  const { batch, cs, ct, size } = job;
+  let seed = 12345;
+  const random = (n) => {
+    const a = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      a[i] = seed / 2 ** 31 - 1;
+    }
+    return a;
+  };
+  const student = kds.Tensor.from({ data: random(batch * cs * size * size), shape: [batch, cs, size, size] });
+  const teacher = kds.Tensor.from({ data: random(batch * ct * size * size), shape: [batch, ct, size, size] });
+  const baseline = status('VmRSS');
+  const times = [];
+  let loss = 0;
+  for (let r = 0; r <= job.reps; r++) {
+    const t0 = process.hrtime.bigint();
+    const out = await kds.spatialAffinityLoss(student, teacher, { impl: job.impl });
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    loss = out.loss;
+    out.grad.dispose();
+    if (r > 0) times.push(dt); // r = 0 warms up
+  }
+  const hwm = status('VmHWM');
+  const info = kds.info();
+  process.stdout.write(JSON.stringify({ seconds: median(times), times, hwm, baseline, loss, threads: kds.getNumThreads(), torch: info.torchVersion }) + '\n');
+}
+
+// --- the driver ------------------------------------------------------------------------------------------
+function run(kind, setting, impl, threads, reps) {
+  const job = { ...setting, impl, threads, reps };
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  let cmd;
+  let args;
+  if (kind === 'node') {
+    cmd = process.execPath;
+    args = [__filename, '--child', JSON.stringify(job)];
+  } else {
+    cmd = 'python3';
+    args = [path.join(__dirname, 'sa_loss_plain.py'), JSON.stringify(job)];
+    env.PYTHONPATH = require(path.join(ROOT, 'scripts', 'libtorch.js')).pythonPathForTorch();
+  }
+  const p = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
+  if (p.status !== 0) return { error: (p.stderr || `exit ${p.status} (signal ${p.signal})`).trim().split('\n').slice(-3).join(' ') };
+  return JSON.parse(p.stdout.trim().split('\n').pop());
+}
+
+const mb = (b) => `${Math.round(b / 2 ** 20)} MB`;
+
+function main() {
+  const args = process.argv.slice(2);
+  if (args[0] === '--child') return child(JSON.parse(args[1]));
+  const quick = args.includes('--quick');
+  const cpu = (fs.readFileSync('/proc/cpuinfo', 'utf8').match(/^model name\s*:\s*(.*)$/m) || [])[1];
+  console.log(`# SA loss forward+backward: kds fused (Node) vs plain formula (PyTorch, Python)`);
+  console.log(`CPU: ${cpu}, ${os.cpus().length} logical cores; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const rows = [];
+  const settings = quick ? SETTINGS.slice(0, 1) : SETTINGS;
+  for (const s of settings) {
+    const label = `${s.name}, B ${s.batch}, C ${s.cs} vs ${s.ct}`;
+    const fakd = s === SETTINGS[0];
+    const runs = [
+      ['kds fused (Node)', 'node', 'fused', 2, quick ? 3 : fakd ? 7 : 3],
+      ...(fakd && !quick ? [['kds fused (Node)', 'node', 'fused', 1, 5]] : []),
+      ['plain, PyTorch (Python)', 'python', 'plain', 2, quick ? 2 : 3],
+      ...(fakd && !quick ? [['plain, PyTorch (Python)', 'python', 'plain', 1, 3], ['kds plain (Node)', 'node', 'plain', 2, 3]] : []),
+    ];
+    for (const [who, kind, impl, threads, reps] of runs) {
+      let result;
+      if (impl === 'plain' && plainBytes(s) > 0.7 * os.freemem()) {
+        result = { skipped: `not run: needs ~${(plainBytes(s) / 2 ** 30).toFixed(1)} GB, ${(os.freemem() / 2 ** 30).toFixed(1)} GB free` };
+      } else {
+        result = run(kind, s, impl, threads, reps);
+      }
+      const row = { setting: label, who, threads, reps, ...result };
+      rows.push(row);
+      console.log(JSON.stringify(row));
+    }
+  }
+  console.log('\n| setting | implementation | threads | median s (reps) | peak RSS (VmHWM) | loss peak (VmHWM - RSS before) | torch |');
+  console.log('|---|---|---|---|---|---|---|');
+  for (const r of rows) {
+    if (r.skipped || r.error) {
+      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | |`);
+    } else {
+      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${mb(r.hwm)} | ${mb(r.hwm - r.baseline)} | ${r.torch} |`);
+    }
+  }
+}
+
+const done = main();
+if (done && done.catch)
+  done.catch((err) => {
+    console.error(err);
+    process.exit(1);
+  });

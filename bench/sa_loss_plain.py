@@ -1,0 +1,55 @@
+"""One measurement for bench/sa-loss.js: FAKD's spatial-affinity loss by the plain formula in PyTorch,
+forward + backward with respect to the student feature map, in this (fresh) process.
+
+usage: python3 sa_loss_plain.py '{"batch":16,"cs":64,"ct":256,"size":48,"threads":2,"reps":3}'
+Prints one JSON line: median seconds (after one warm-up call), VmHWM and the RSS before the first call.
+"""
+import json
+import re
+import statistics
+import sys
+import time
+
+import torch
+
+
+def status(field):
+    with open('/proc/self/status') as f:
+        return int(re.search(rf'^{field}:\s+(\d+) kB', f.read(), re.M).group(1)) * 1024
+
+
+def affinity(f, eps=1e-8):
+    flat = f.flatten(2)
+    flat = flat / (flat.norm(dim=1, keepdim=True) + eps)
+    return torch.bmm(flat.transpose(1, 2), flat)
+
+
+def sa_loss(student, teacher):
+    return (affinity(student) - affinity(teacher)).abs().mean()
+
+
+def main():
+    job = json.loads(sys.argv[1])
+    torch.set_num_threads(job['threads'])
+    gen = torch.Generator().manual_seed(12345)
+    b, size = job['batch'], job['size']
+    student = torch.rand(b, job['cs'], size, size, generator=gen).mul_(2).sub_(1).requires_grad_(True)
+    teacher = torch.rand(b, job['ct'], size, size, generator=gen).mul_(2).sub_(1)
+    baseline = status('VmRSS')
+    times = []
+    loss = 0.0
+    for r in range(job['reps'] + 1):
+        t0 = time.perf_counter()
+        value = sa_loss(student, teacher)
+        value.backward()
+        dt = time.perf_counter() - t0
+        loss = value.item()
+        student.grad = None
+        if r > 0:  # r = 0 warms up
+            times.append(dt)
+    print(json.dumps({'seconds': statistics.median(times), 'times': times, 'hwm': status('VmHWM'), 'baseline': baseline,
+                      'loss': loss, 'threads': torch.get_num_threads(), 'torch': torch.__version__}))
+
+
+if __name__ == '__main__':
+    main()

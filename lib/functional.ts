@@ -1,0 +1,123 @@
+// Single losses called directly, outside a KDS session: for tests, benchmarks and custom training loops.
+import { awaitNative, KDSError } from './errors';
+import { native, NativeTensor, NativeFeatureArg } from './native';
+import { describe, Tensor, TensorLike } from './tensor';
+
+/** Host values of a feature map in double precision (accepted where the functional API takes features). */
+export interface Float64TensorData {
+  data: Float64Array;
+  shape: readonly number[];
+}
+
+/** A feature map: a {@link Tensor}, `{ data: Float32Array, shape }` or `{ data: Float64Array, shape }`. */
+export type FeatureLike = TensorLike | Float64TensorData;
+
+/** Options of {@link spatialAffinityLoss}; the same meaning as the SA options of `KDS.setLoss`. */
+export interface SpatialAffinityLossOptions {
+  /** 'fused' (default): tiled, never builds the N x N affinity matrices. 'plain': the reference formula. */
+  impl?: 'fused' | 'plain';
+  /** Added to each pixel's feature norm before dividing. Default 1e-8. */
+  eps?: number;
+  /** Fused only: pixels per tile side; 0 (default) chooses from the shapes and the device. */
+  tile?: number;
+  /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
+  pool?: 'none' | 'max' | 'avg';
+  /** Pooling window and stride, at most the feature map's height and width. Default 2. */
+  poolSize?: number;
+  /** Precision of the computation. Default 'float64' when an input is a Float64Array, else 'float32'. */
+  dtype?: 'float32' | 'float64';
+}
+
+/** The loss value and its gradient with respect to the student feature map (same shape as the student). */
+export interface LossWithGrad {
+  loss: number;
+  grad: Tensor;
+}
+
+const OPTION_KEYS = ['impl', 'eps', 'tile', 'pool', 'poolSize', 'dtype'];
+
+/**
+ * FAKD's spatial-affinity loss between a student and a teacher feature map, B x C x H x W each (channel
+ * counts may differ; batch and H x W must agree): mean over B * N * N of |A(student) - A(teacher)|, N = H * W,
+ * where A is the cosine similarity of every pair of pixels. Runs forward and backward on a worker thread, on
+ * the student's device, and resolves with the value and d loss / d student (the teacher is a constant).
+ */
+export async function spatialAffinityLoss(
+  student: FeatureLike,
+  teacher: FeatureLike,
+  options: SpatialAffinityLossOptions = {},
+): Promise<LossWithGrad> {
+  const s = featureArg(student, 'student');
+  const t = featureArg(teacher, 'teacher');
+  if (s.shape[0] !== t.shape[0] || s.shape[2] !== t.shape[2] || s.shape[3] !== t.shape[3])
+    throw new KDSError(
+      'E_SHAPE',
+      `student [${s.shape.join(', ')}] and teacher [${t.shape.join(', ')}] must have the same batch size and H x W ` +
+        '(channels may differ)',
+    );
+  const checked = checkOptions(options, s.shape, s.float64 || t.float64);
+  const result = await awaitNative(() => native().spatialAffinityLoss(s.arg, t.arg, checked));
+  return { loss: result.loss, grad: new Tensor(result.grad) };
+}
+
+interface CheckedFeature {
+  arg: NativeTensor | NativeFeatureArg;
+  shape: readonly number[];
+  float64: boolean;
+}
+
+function featureArg(value: unknown, name: string): CheckedFeature {
+  let shape: readonly number[];
+  let arg: NativeTensor | NativeFeatureArg;
+  let float64 = false;
+  if (value instanceof Tensor) {
+    shape = value.shape;
+    arg = value.native;
+  } else {
+    if (typeof value !== 'object' || value === null)
+      throw new KDSError('E_ARG', `${name} must be a Tensor or { data: Float32Array | Float64Array, shape: number[] }, got ${describe(value)}`);
+    const { data, shape: s } = value as { data?: unknown; shape?: unknown };
+    if (!(data instanceof Float32Array) && !(data instanceof Float64Array))
+      throw new KDSError('E_ARG', `${name}.data must be a Float32Array or a Float64Array, got ${describe(data)}`);
+    if (!Array.isArray(s) || !s.every((d) => Number.isInteger(d) && d >= 0))
+      throw new KDSError('E_ARG', `${name}.shape must be an array of non-negative integers, got ${describe(s)}`);
+    const numel = s.reduce((a: number, b: number) => a * b, 1);
+    if (numel !== data.length)
+      throw new KDSError('E_SHAPE', `${name}.shape [${s.join(', ')}] needs ${numel} values, but ${name}.data has ${data.length}`);
+    shape = s;
+    arg = { data, shape: s };
+    float64 = data instanceof Float64Array;
+  }
+  if (shape.length !== 4)
+    throw new KDSError('E_SHAPE', `${name} must be a feature map [batch, channels, height, width], got shape [${shape.join(', ')}]`);
+  if (shape.some((d) => d < 1)) throw new KDSError('E_SHAPE', `${name} is empty: shape [${shape.join(', ')}]`);
+  return { arg, shape, float64 };
+}
+
+function checkOptions(options: unknown, studentShape: readonly number[], anyFloat64: boolean): Required<SpatialAffinityLossOptions> {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new KDSError('E_ARG', `options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options))
+    if (!OPTION_KEYS.includes(key)) throw new KDSError('E_ARG', `unknown option '${key}': expected one of ${OPTION_KEYS.join(', ')}`);
+  const o = options as SpatialAffinityLossOptions;
+  const impl = o.impl ?? 'fused';
+  if (impl !== 'fused' && impl !== 'plain') throw new KDSError('E_ARG', `impl must be 'fused' or 'plain', got ${describe(impl)}`);
+  const eps = o.eps ?? 1e-8;
+  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0)
+    throw new KDSError('E_ARG', `eps must be a finite number >= 0, got ${describe(eps)}`);
+  const tile = o.tile ?? 0;
+  if (!Number.isInteger(tile) || tile < 0) throw new KDSError('E_ARG', `tile must be an integer >= 0 (0: automatic), got ${describe(tile)}`);
+  const pool = o.pool ?? 'none';
+  if (pool !== 'none' && pool !== 'max' && pool !== 'avg')
+    throw new KDSError('E_ARG', `pool must be 'none', 'max' or 'avg', got ${describe(pool)}`);
+  const poolSize = o.poolSize ?? 2;
+  const [, , height, width] = studentShape;
+  if (!Number.isInteger(poolSize) || poolSize < 1)
+    throw new KDSError('E_ARG', `poolSize must be a positive integer, got ${describe(poolSize)}`);
+  if (pool !== 'none' && (poolSize > height || poolSize > width))
+    throw new KDSError('E_ARG', `poolSize ${poolSize} is larger than the feature map (${height} x ${width})`);
+  const dtype = o.dtype ?? (anyFloat64 ? 'float64' : 'float32');
+  if (dtype !== 'float32' && dtype !== 'float64')
+    throw new KDSError('E_ARG', `dtype must be 'float32' or 'float64', got ${describe(dtype)}`);
+  return { impl, eps, tile, pool, poolSize, dtype };
+}

@@ -1,0 +1,38 @@
+// Single losses called directly, outside a training session (tests, users with their own loop):
+// the value and the gradient with respect to the student's features.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "api/tensor.h"
+
+namespace kds {
+
+// A feature map argument: a core tensor, or host values (row-major, float32 or float64) that are read in
+// place while the call runs.
+struct FeatureInput {
+  TensorPtr tensor;
+  const void* data = nullptr;
+  bool isFloat64 = false;
+  Shape shape;
+};
+
+struct SpatialAffinityOptions {
+  std::string impl = "fused";  // "fused" (tiled) or "plain" (the reference formula)
+  double eps = 1e-8;
+  int64_t tile = 0;            // fused only; 0 chooses from the shapes and the device
+  std::string pool = "none";   // "none", "max" or "avg"
+  int poolSize = 2;
+  bool float64 = false;        // compute in double precision (inputs converted)
+};
+
+struct LossWithGrad {
+  double loss = 0;
+  TensorPtr grad;  // d loss / d student: the student's shape, on its device, in the computing precision
+};
+
+// FAKD's SA loss between student (B x Cs x H x W) and teacher (B x Ct x H x W) feature maps, forward and
+// backward, on the student's device (the teacher is moved there). Throws kds::Error (E_SHAPE, E_ARG, E_NAN).
+LossWithGrad spatialAffinityLoss(const FeatureInput& student, const FeatureInput& teacher, const SpatialAffinityOptions& options);
+
+}  // namespace kds
