@@ -76,7 +76,8 @@ test('fit follows the schedule and validates and checkpoints at the configured s
   for (const lr of rates) {
     manual.kds.setOptimizer({ lr });
     const { value } = await stream.next();
-    expected.push(await manual.kds.train(value.lr, value.hr));
+    const { total, DS, TS, SA } = await manual.kds.train(value.lr, value.hr);
+    expected.push({ total, DS, TS, SA });
   }
 
   const { kds } = session();
