@@ -5,24 +5,32 @@ import path from 'node:path';
 import { KDSError } from '../errors';
 import { loadTorchScript, Model, models } from '../models';
 
-export interface EdsrArch {
-  family: 'edsr';
-  nResblocks: number;
-  nFeats: number;
-  resScale: number;
-}
+/** A parsed architecture string. */
+export type Arch =
+  | { family: 'edsr'; nResblocks: number; nFeats: number; resScale: number }
+  | { family: 'rcan' | 'san'; nResgroups: number; nResblocks: number; nFeats: number };
 
-/** 'edsr-r{blocks}f{channels}' with an optional '-rs{resScale}' (EDSR's big model: 'edsr-r32f256-rs0.1'). */
-export function parseArch(text: string): EdsrArch {
-  const m = /^edsr-r(\d+)f(\d+)(?:-rs(\d*\.?\d+))?$/.exec(text);
-  if (!m || Number(m[1]) < 1 || Number(m[2]) < 1)
-    throw new KDSError('E_ARG', `unknown architecture '${text}': expected edsr-r<blocks>f<channels>[-rs<resScale>], e.g. edsr-r16f64`);
-  return { family: 'edsr', nResblocks: Number(m[1]), nFeats: Number(m[2]), resScale: m[3] ? Number(m[3]) : 1 };
+const ARCH_HELP = 'edsr-r<blocks>f<channels>[-rs<resScale>] (e.g. edsr-r16f64), rcan-g<groups>b<blocks>f<channels> (e.g. rcan-g10b20f64) or san-g<groups>b<blocks>f<channels>';
+
+/**
+ * Architecture strings: 'edsr-r16f64' (EDSR's big model: 'edsr-r32f256-rs0.1'), 'rcan-g10b20f64' (groups,
+ * RCABs per group, channels), 'san-g20b10f64'. Other options keep the zoo's defaults.
+ */
+export function parseArch(text: string): Arch {
+  const edsr = /^edsr-r(\d+)f(\d+)(?:-rs(\d*\.?\d+))?$/.exec(text);
+  if (edsr && Number(edsr[1]) >= 1 && Number(edsr[2]) >= 1)
+    return { family: 'edsr', nResblocks: Number(edsr[1]), nFeats: Number(edsr[2]), resScale: edsr[3] ? Number(edsr[3]) : 1 };
+  const grouped = /^(rcan|san)-g(\d+)b(\d+)f(\d+)$/.exec(text);
+  if (grouped && [2, 3, 4].every((i) => Number(grouped[i]) >= 1))
+    return { family: grouped[1] as 'rcan' | 'san', nResgroups: Number(grouped[2]), nResblocks: Number(grouped[3]), nFeats: Number(grouped[4]) };
+  throw new KDSError('E_ARG', `unknown architecture '${text}': expected ${ARCH_HELP}`);
 }
 
 export function buildArch(arch: string, scale: number): Model {
   const a = parseArch(arch);
-  return models.edsr({ scale, nResblocks: a.nResblocks, nFeats: a.nFeats, resScale: a.resScale });
+  if (a.family === 'edsr') return models.edsr({ scale, nResblocks: a.nResblocks, nFeats: a.nFeats, resScale: a.resScale });
+  const options = { scale, nResgroups: a.nResgroups, nResblocks: a.nResblocks, nFeats: a.nFeats };
+  return a.family === 'rcan' ? models.rcan(options) : models.san(options);
 }
 
 /** What a sidecar says about the weights file beside it. */
