@@ -129,7 +129,7 @@ test('a config file with paths relative to it, overridden by flags', () => {
 
 test('zoo architecture strings: a tiny RCAN trains through the CLI', () => {
   const out = path.join(work, 'run-rcan');
-  const r = kds('train', '--train', trainDir, '--out', out, '--report', 'false', ...tiny.map((a) => (a === 'edsr-r1f4' ? 'rcan-g1b1f16' : a === '4' ? '1' : a)));
+  const r = kds('train', '--train', trainDir, '--out', out, '--no-report', ...tiny.map((a) => (a === 'edsr-r1f4' ? 'rcan-g1b1f16' : a === '4' ? '1' : a)));
   assert.equal(r.code, 0, r.stderr);
   assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'student.json'), 'utf8')).arch, 'rcan-g1b1f16');
 });
