@@ -1,5 +1,10 @@
 #include "io/state_dict.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <torch/csrc/jit/serialization/export.h>
+#include <torch/csrc/jit/serialization/unpickler.h>
+
+#include <cstring>
 #include <map>
 #include <set>
 #include <sstream>
@@ -8,6 +13,7 @@
 #include "api/tensor.h"
 #include "core/runtime.h"
 #include "io/atomic_file.h"
+#include "io/pickle_compat.h"
 
 namespace kds {
 namespace {
@@ -45,12 +51,83 @@ std::string listKeys(const std::string& title, const std::vector<std::string>& k
   return out.str();
 }
 
+// torch::pickle_save tags typed dicts with the global torch.jit._pickle.restore_type_tag, which the
+// default torch.load (weights_only=True since PyTorch 2.6) refuses to unpickle. This writes the same
+// archive (data.pkl + data/N) without those tags: a plain dict of tensors, like Python's torch.save.
+std::vector<char> pickleForTorchLoad(const c10::IValue& value) {
+  std::vector<char> pickled;
+  torch::jit::Pickler pickler([&](const char* bytes, size_t n) { pickled.insert(pickled.end(), bytes, bytes + n); },
+                              nullptr, nullptr, nullptr, nullptr, /*tag_aggregates=*/false);
+  pickler.protocol();
+  pickler.pushIValue(value);
+  pickler.stop();
+  std::vector<char> archive;
+  caffe2::serialize::PyTorchStreamWriter writer([&](const void* data, size_t n) {
+    const char* bytes = static_cast<const char*>(data);
+    archive.insert(archive.end(), bytes, bytes + n);
+    return n;
+  });
+  torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(), writer);
+  writer.writeEndOfFile();
+  return archive;
+}
+
+// The archive in memory, for PyTorchStreamReader (LibTorch's own VectorReader is not exported).
+class BytesReader final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BytesReader(const std::vector<char>& bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_.size(); }
+  size_t read(uint64_t pos, void* buf, size_t n, const char*) const override {
+    if (pos >= bytes_.size()) return 0;
+    n = std::min<size_t>(n, bytes_.size() - pos);
+    std::memcpy(buf, bytes_.data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::vector<char>& bytes_;
+};
+
+bool isOrderedDictWithState(const c10::IValue& v) {
+  if (!v.isTuple()) return false;
+  const auto& items = v.toTupleRef().elements();
+  return items.size() == 3 && items[2].isString() && items[2].toStringRef() == kOrderedDictWithState;
+}
+
+// Replaces each (dict, state, tag) that plainDictsForOrderedDicts made of an OrderedDict with attributes
+// (a state_dict()'s `_metadata`) by the dict, at the top and inside dicts.
+c10::IValue withoutOrderedDictState(c10::IValue v) {
+  while (isOrderedDictWithState(v)) v = v.toTupleRef().elements()[0];
+  if (v.isGenericDict())
+    for (const auto& entry : v.toGenericDict()) entry.setValue(withoutOrderedDictState(entry.value()));
+  return v;
+}
+
+// torch::pickle_load, except that OrderedDicts (the root of every `torch.save(model.state_dict())`)
+// are read as dicts instead of None; see io/pickle_compat.h.
+c10::IValue loadTorchSaveFile(const std::vector<char>& bytes) {
+  caffe2::serialize::PyTorchStreamReader archive(std::make_shared<BytesReader>(bytes));
+  auto [data, size] = archive.getRecord("data.pkl");
+  const std::string pickle = plainDictsForOrderedDicts(std::string(static_cast<const char*>(data.get()), size));
+  size_t position = 0;
+  auto read = [&](char* buffer, size_t n) {
+    n = std::min(n, pickle.size() - position);
+    std::memcpy(buffer, pickle.data() + position, n);
+    position += n;
+    return n;
+  };
+  auto readTensorRecord = [&](const std::string& name) { return std::get<0>(archive.getRecord("data/" + name)); };
+  torch::jit::Unpickler unpickler(read, nullptr, nullptr, readTensorRecord, std::nullopt);
+  unpickler.set_version(archive.version());
+  return withoutOrderedDictState(unpickler.parse_ivalue());
+}
+
 }  // namespace
 
 NamedTensors readStateDict(const std::string& path) {
   auto bytes = readWholeFile(path, "state dict");
   c10::IValue value = translateTorchErrors(ErrorCode::File, "'" + path + "' is not a state dict saved by torch.save", [&] {
-    return torch::pickle_load(bytes);
+    return loadTorchSaveFile(bytes);
   });
   value = unwrapContainer(value);
   if (!value.isGenericDict())
@@ -70,7 +147,7 @@ NamedTensors readStateDict(const std::string& path) {
 void writeStateDict(const std::string& path, const NamedTensors& tensors) {
   c10::Dict<std::string, torch::Tensor> dict;
   for (const auto& [name, t] : tensors) dict.insert(name, t.detach().to(torch::kCPU).contiguous().clone());
-  std::vector<char> bytes = torch::pickle_save(c10::IValue(dict));
+  std::vector<char> bytes = pickleForTorchLoad(c10::IValue(dict));
   writeFileAtomically(path, bytes);
 }
 
