@@ -1,6 +1,6 @@
 import { awaitNative, callNative, KDSError } from './errors';
 import { native, NativeModel } from './native';
-import { imageArg, Tensor, TensorLike } from './tensor';
+import { describe, imageArg, Tensor, TensorLike } from './tensor';
 
 /** EDSR (Lim et al. 2017) hyper-parameters; defaults are EDSR-PyTorch's baseline (r16f64, x2). */
 export interface EdsrOptions {
@@ -119,10 +119,19 @@ function positiveNumber(value: unknown, name: string): number {
   return value;
 }
 
+// Rejects non-objects and unknown keys, so that a typo ('nResBlocks') is an error, not a silent default.
+function checkKeys(options: unknown, owner: string, known: string[]): void {
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new KDSError('E_ARG', `${owner}: options must be an object, got ${describe(options)}`);
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) throw new KDSError('E_ARG', `${owner}: unknown option '${key}': expected ${known.join(', ')}`);
+}
+
 /** Model factories. Weights are initialised like PyTorch's defaults; seed with {@link manualSeed}. */
 export const models = {
   /** EDSR with FAKD's four feature taps: head output and the outputs of three groups of residual blocks. */
   edsr(options: EdsrOptions = {}): Model {
+    checkKeys(options, 'edsr', ['scale', 'nResblocks', 'nFeats', 'resScale', 'rgbRange']);
     const scale = positiveInt(options.scale ?? 2, 'edsr: scale', [2, 3, 4, 8]);
     const nResblocks = positiveInt(options.nResblocks ?? 16, 'edsr: nResblocks');
     const nFeats = positiveInt(options.nFeats ?? 64, 'edsr: nFeats');
