@@ -12,13 +12,3 @@ export function randomImage(shape, seed = 1) {
   return { data, shape };
 }
 
-/** The image with every pixel multiplied by s in both directions (nearest neighbour): a matching HR. */
-export function upscaleNearest(image, s) {
-  const [n, c, h, w] = image.shape;
-  const data = new Float32Array(n * c * h * s * w * s);
-  let k = 0;
-  for (let b = 0; b < n * c; b++)
-    for (let y = 0; y < h * s; y++)
-      for (let x = 0; x < w * s; x++) data[k++] = image.data[(b * h + Math.floor(y / s)) * w + Math.floor(x / s)];
-  return { data, shape: [n, c, h * s, w * s] };
-}
