@@ -6,9 +6,11 @@
 //   npm run bench:sa                 all configurations (several minutes)
 //   node bench/sa-loss.js --quick    the FAKD setting only, fewer repetitions
 //
-// Printed per run: median seconds per forward+backward over the repetitions (after one warm-up call),
-// VmHWM (peak RSS of the process), and the loss's own peak: VmHWM minus the RSS just before the first call
-// (the runtime and the input feature maps are in that baseline).
+// Printed per run: median wall and CPU seconds per forward+backward over the repetitions (after one
+// warm-up call); VmHWM (peak RSS of the process) after the first call and after all of them; and the
+// loss's own peak: VmHWM after the first call minus the RSS just before it (the runtime and the input
+// feature maps are in that baseline). Speedup and memory ratio are against the plain formula in Python at
+// the same setting and thread count.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -60,18 +62,27 @@ async function child(job) {
   const teacher = kds.Tensor.from({ data: random(batch * ct * size * size), shape: [batch, ct, size, size] });
   const baseline = status('VmRSS');
   const times = [];
+  const cpuTimes = [];
   let loss = 0;
+  let firstHwm = 0;
   for (let r = 0; r <= job.reps; r++) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const out = await kds.spatialAffinityLoss(student, teacher, { impl: job.impl });
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(c0);
     loss = out.loss;
     out.grad.dispose();
-    if (r > 0) times.push(dt); // r = 0 warms up
+    if (r === 0) firstHwm = status('VmHWM'); // r = 0 warms up; its peak is one call's peak
+    else {
+      times.push(dt);
+      cpuTimes.push((cpu.user + cpu.system) / 1e6);
+    }
   }
   const hwm = status('VmHWM');
   const info = kds.info();
-  process.stdout.write(JSON.stringify({ seconds: median(times), times, hwm, baseline, loss, threads: kds.getNumThreads(), torch: info.torchVersion }) + '\n');
+  const result = { seconds: median(times), cpuSeconds: median(cpuTimes), times, hwm, firstHwm, baseline, loss, threads: kds.getNumThreads(), torch: info.torchVersion };
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 // --- the driver ------------------------------------------------------------------------------------------
@@ -125,15 +136,23 @@ function main() {
       console.log(JSON.stringify(row));
     }
   }
-  console.log('\n| setting | implementation | threads | median s (reps) | peak RSS (VmHWM) | loss peak (VmHWM - RSS before) | torch |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('\n| setting | implementation | threads | median s (reps) | median CPU s | peak RSS, 1st call | peak RSS, all calls | loss peak, 1st call | speedup | less memory |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped || r.error) {
-      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | |`);
-    } else {
-      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${mb(r.hwm)} | ${mb(r.hwm - r.baseline)} | ${r.torch} |`);
+      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | | | | |`);
+      continue;
     }
+    // against the plain formula in Python with the same setting and thread count
+    const plain = rows.find((p) => p.setting === r.setting && p.who.startsWith('plain') && p.threads === r.threads && p.seconds);
+    const ratio = plain && r !== plain ? `${(plain.seconds / r.seconds).toFixed(1)}x` : '';
+    const memRatio = plain && r !== plain ? `${((plain.firstHwm - plain.baseline) / (r.firstHwm - r.baseline)).toFixed(1)}x` : '';
+    console.log(
+      `| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${r.cpuSeconds.toFixed(3)} | ${mb(r.firstHwm)} | ${mb(r.hwm)} | ` +
+        `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} |`,
+    );
   }
+  console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain'))?.torch ?? '?'}`);
 }
 
 const done = main();

@@ -2,7 +2,8 @@
 forward + backward with respect to the student feature map, in this (fresh) process.
 
 usage: python3 sa_loss_plain.py '{"batch":16,"cs":64,"ct":256,"size":48,"threads":2,"reps":3}'
-Prints one JSON line: median seconds (after one warm-up call), VmHWM and the RSS before the first call.
+Prints one JSON line: median wall and CPU seconds (after one warm-up call), VmHWM after the first call and
+after all of them, and the RSS before the first call.
 """
 import json
 import re
@@ -36,19 +37,25 @@ def main():
     student = torch.rand(b, job['cs'], size, size, generator=gen).mul_(2).sub_(1).requires_grad_(True)
     teacher = torch.rand(b, job['ct'], size, size, generator=gen).mul_(2).sub_(1)
     baseline = status('VmRSS')
-    times = []
+    times, cpu_times = [], []
     loss = 0.0
+    first_hwm = 0
     for r in range(job['reps'] + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         value = sa_loss(student, teacher)
         value.backward()
-        dt = time.perf_counter() - t0
+        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
         loss = value.item()
         student.grad = None
-        if r > 0:  # r = 0 warms up
+        del value
+        if r == 0:  # warms up; its peak is one call's peak
+            first_hwm = status('VmHWM')
+        else:
             times.append(dt)
-    print(json.dumps({'seconds': statistics.median(times), 'times': times, 'hwm': status('VmHWM'), 'baseline': baseline,
-                      'loss': loss, 'threads': torch.get_num_threads(), 'torch': torch.__version__}))
+            cpu_times.append(cpu)
+    print(json.dumps({'seconds': statistics.median(times), 'cpuSeconds': statistics.median(cpu_times), 'times': times,
+                      'hwm': status('VmHWM'), 'firstHwm': first_hwm, 'baseline': baseline, 'loss': loss,
+                      'threads': torch.get_num_threads(), 'torch': torch.__version__}))
 
 
 if __name__ == '__main__':
