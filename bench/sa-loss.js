@@ -86,9 +86,9 @@ async function child(job) {
 }
 
 // --- the driver ------------------------------------------------------------------------------------------
-function run(kind, setting, impl, threads, reps) {
+function run(kind, setting, impl, threads, reps, extraEnv = {}) {
   const job = { ...setting, impl, threads, reps };
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...extraEnv };
   let cmd;
   let args;
   if (kind === 'node') {
@@ -118,18 +118,27 @@ function main() {
   for (const s of settings) {
     const label = `${s.name}, B ${s.batch}, C ${s.cs} vs ${s.ct}`;
     const fakd = s === SETTINGS[0];
+    // glibc keeps freed blocks of up to 32 MB in its per-thread arenas once its adaptive mmap threshold has
+    // grown, and the calls run on different libuv threads: RSS creeps up over calls. A fixed threshold
+    // (the extra row) shows how much of the all-calls peak is that retention.
+    const fixedThreshold = { MALLOC_MMAP_THRESHOLD_: String(1 << 20) };
     const runs = [
       ['kds fused (Node)', 'node', 'fused', 2, quick ? 3 : fakd ? 7 : 3],
-      ...(fakd && !quick ? [['kds fused (Node)', 'node', 'fused', 1, 5]] : []),
+      ...(fakd && !quick
+        ? [
+            ['kds fused (Node)', 'node', 'fused', 1, 5],
+            ['kds fused (Node), MALLOC_MMAP_THRESHOLD_=1 MB', 'node', 'fused', 2, 7, fixedThreshold],
+          ]
+        : []),
       ['plain, PyTorch (Python)', 'python', 'plain', 2, quick ? 2 : 3],
       ...(fakd && !quick ? [['plain, PyTorch (Python)', 'python', 'plain', 1, 3], ['kds plain (Node)', 'node', 'plain', 2, 3]] : []),
     ];
-    for (const [who, kind, impl, threads, reps] of runs) {
+    for (const [who, kind, impl, threads, reps, extraEnv] of runs) {
       let result;
       if (impl === 'plain' && plainBytes(s) > 0.7 * os.freemem()) {
         result = { skipped: `not run: needs ~${(plainBytes(s) / 2 ** 30).toFixed(1)} GB, ${(os.freemem() / 2 ** 30).toFixed(1)} GB free` };
       } else {
-        result = run(kind, s, impl, threads, reps);
+        result = run(kind, s, impl, threads, reps, extraEnv);
       }
       const row = { setting: label, who, threads, reps, ...result };
       rows.push(row);
@@ -144,7 +153,7 @@ function main() {
       continue;
     }
     // against the plain formula in Python with the same setting and thread count
-    const plain = rows.find((p) => p.setting === r.setting && p.who.startsWith('plain') && p.threads === r.threads && p.seconds);
+    const plain = rows.find((p) => p.setting === r.setting && p.who.startsWith('plain,') && p.threads === r.threads && p.seconds);
     const ratio = plain && r !== plain ? `${(plain.seconds / r.seconds).toFixed(1)}x` : '';
     const memRatio = plain && r !== plain ? `${((plain.firstHwm - plain.baseline) / (r.firstHwm - r.baseline)).toFixed(1)}x` : '';
     console.log(
@@ -152,7 +161,7 @@ function main() {
         `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} |`,
     );
   }
-  console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain'))?.torch ?? '?'}`);
+  console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain,'))?.torch ?? '?'}`);
 }
 
 const done = main();
