@@ -8,8 +8,8 @@
 //
 // Printed per run: median wall and CPU seconds per forward+backward over the repetitions (after one
 // warm-up call); VmHWM (peak RSS of the process) after the first call and after all of them; and the
-// loss's own peak: VmHWM after the first call minus the RSS just before it (the runtime and the input
-// feature maps are in that baseline). Speedup and memory ratio are against the plain formula in Python at
+// loss's own peak: VmHWM after the first call minus the RSS just before it (the runtime, warmed up by one
+// call on a tiny input, and the input feature maps are in that baseline). Speedup and memory ratio are against the plain formula in Python at
 // the same setting and thread count.
 'use strict';
 const { spawnSync } = require('node:child_process');
@@ -49,17 +49,17 @@ async function child(job) {
   const kds = require(path.join(ROOT, 'dist', 'index.js'));
   kds.setNumThreads(job.threads);
   const { batch, cs, ct, size } = job;
-  let seed = 12345;
-  const random = (n) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      a[i] = seed / 2 ** 31 - 1;
-    }
-    return a;
+  const read = (name, channels) => {
+    const bytes = fs.readFileSync(path.join(job.inputs, `${name}.f32`));
+    const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    return kds.Tensor.from({ data, shape: [batch, channels, size, size] });
   };
-  const student = kds.Tensor.from({ data: random(batch * cs * size * size), shape: [batch, cs, size, size] });
-  const teacher = kds.Tensor.from({ data: random(batch * ct * size * size), shape: [batch, ct, size, size] });
+  const student = read('student', cs);
+  const teacher = read('teacher', ct);
+  // One tiny call starts the runtime's threads and buffers, which are not the loss's memory.
+  const tiny = (channels) => ({ data: new Float32Array(2 * channels * 64).fill(0.5).map((v, i) => v + (i % 7)), shape: [2, channels, 8, 8] });
+  (await kds.spatialAffinityLoss(tiny(cs), tiny(ct), { impl: job.impl })).grad.dispose();
+  global.gc(); // the file buffers are garbage now: free them before the baseline, not during the calls
   const baseline = status('VmRSS');
   const times = [];
   const cpuTimes = [];
@@ -86,18 +86,31 @@ async function child(job) {
 }
 
 // --- the driver ------------------------------------------------------------------------------------------
-function run(kind, setting, impl, threads, reps, extraEnv = {}) {
-  const job = { ...setting, impl, threads, reps };
+function pythonEnv() {
+  return { ...process.env, PYTHONPATH: require(path.join(ROOT, 'scripts', 'libtorch.js')).pythonPathForTorch() };
+}
+
+// Both sides read the same inputs, written once per setting (so their loss values can be compared).
+function makeInputs(setting, dir) {
+  const p = spawnSync('python3', [path.join(__dirname, 'sa_loss_plain.py'), '--make-inputs', JSON.stringify({ ...setting, inputs: dir })], {
+    env: pythonEnv(),
+    encoding: 'utf8',
+  });
+  if (p.status !== 0) throw new Error(`making inputs failed: ${p.stderr}`);
+}
+
+function run(kind, setting, impl, threads, reps, extraEnv = {}, inputs = '') {
+  const job = { ...setting, impl, threads, reps, inputs };
   const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...extraEnv };
   let cmd;
   let args;
   if (kind === 'node') {
     cmd = process.execPath;
-    args = [__filename, '--child', JSON.stringify(job)];
+    args = ['--expose-gc', __filename, '--child', JSON.stringify(job)];
   } else {
     cmd = 'python3';
     args = [path.join(__dirname, 'sa_loss_plain.py'), JSON.stringify(job)];
-    env.PYTHONPATH = require(path.join(ROOT, 'scripts', 'libtorch.js')).pythonPathForTorch();
+    env.PYTHONPATH = pythonEnv().PYTHONPATH;
   }
   const p = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   if (p.status !== 0) return { error: (p.stderr || `exit ${p.status} (signal ${p.signal})`).trim().split('\n').slice(-3).join(' ') };
@@ -115,8 +128,10 @@ function main() {
   console.log(`CPU: ${cpu}, ${os.cpus().length} logical cores; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const rows = [];
   const settings = quick ? SETTINGS.slice(0, 1) : SETTINGS;
+  const inputs = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-bench-sa-'));
   for (const s of settings) {
     const label = `${s.name}, B ${s.batch}, C ${s.cs} vs ${s.ct}`;
+    makeInputs(s, inputs);
     const fakd = s === SETTINGS[0];
     // glibc keeps freed blocks of up to 32 MB in its per-thread arenas once its adaptive mmap threshold has
     // grown, and the calls run on different libuv threads: RSS creeps up over calls. A fixed threshold
@@ -138,18 +153,19 @@ function main() {
       if (impl === 'plain' && plainBytes(s) > 0.7 * os.freemem()) {
         result = { skipped: `not run: needs ~${(plainBytes(s) / 2 ** 30).toFixed(1)} GB, ${(os.freemem() / 2 ** 30).toFixed(1)} GB free` };
       } else {
-        result = run(kind, s, impl, threads, reps, extraEnv);
+        result = run(kind, s, impl, threads, reps, extraEnv, inputs);
       }
       const row = { setting: label, who, threads, reps, ...result };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
-  console.log('\n| setting | implementation | threads | median s (reps) | median CPU s | peak RSS, 1st call | peak RSS, all calls | loss peak, 1st call | speedup | less memory |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  fs.rmSync(inputs, { recursive: true, force: true });
+  console.log('\n| setting | implementation | threads | median s (reps) | median CPU s | peak RSS, 1st call | peak RSS, all calls | loss peak, 1st call | speedup | less memory | loss value |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped || r.error) {
-      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | | | | |`);
+      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | | | | | |`);
       continue;
     }
     // against the plain formula in Python with the same setting and thread count
@@ -158,7 +174,7 @@ function main() {
     const memRatio = plain && r !== plain ? `${((plain.firstHwm - plain.baseline) / (r.firstHwm - r.baseline)).toFixed(1)}x` : '';
     console.log(
       `| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${r.cpuSeconds.toFixed(3)} | ${mb(r.firstHwm)} | ${mb(r.hwm)} | ` +
-        `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} |`,
+        `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} | ${r.loss.toPrecision(7)} |`,
     );
   }
   console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain,'))?.torch ?? '?'}`);

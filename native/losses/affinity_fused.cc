@@ -99,17 +99,27 @@ torch::Tensor matrixView(const torch::Tensor& workspace, int64_t rows, int64_t c
   return workspace.narrow(0, 0, rows * cols).view({rows, cols});
 }
 
+// z = [s ; t / (|t| + eps)] for one image (2-D) or a batch (3-D): the teacher is normalised straight
+// into its slice of z, never held twice. `t` is the raw teacher, flattened to [B x] Ct x N.
+void stackInto(torch::Tensor& z, const torch::Tensor& s, const torch::Tensor& t, double eps) {
+  const int64_t cs = s.size(-2);
+  z.narrow(-2, 0, cs).copy_(s);
+  auto teacherPart = z.narrow(-2, cs, t.size(-2));
+  at::div_out(teacherPart, t, t.norm(2, /*dim=*/-2, /*keepdim=*/true).add_(eps));
+}
+
 // CPU: the (image, job) items are split among the intra-op threads in contiguous chunks; each thread runs
 // one GEMM per item on a tile that stays in its core's cache, with single-threaded ATen calls (we are
-// inside parallel_for). A chunk writes the gradient of the images it covers whole in place, and of the
-// (at most two) images it shares with its neighbours into private buffers, added afterwards. Deterministic
-// for a given thread count: per-item sums are added in item order, private buffers in chunk order.
-Sweep sweepImages(const torch::Tensor& z, int64_t cs, TileShape tiles, bool wantGrad) {
-  const int64_t batch = z.size(0), channels = z.size(1), n = z.size(2);
+// inside parallel_for). A thread stacks z for one image at a time, so memory grows with the threads, not
+// the batch. A chunk writes the gradient of the images it covers whole in place, and of the (at most two)
+// images it shares with its neighbours into private buffers, added afterwards. Deterministic for a given
+// thread count: per-item sums are added in item order, private buffers in chunk order.
+Sweep sweepImages(const torch::Tensor& s, const torch::Tensor& t, double eps, TileShape tiles, bool wantGrad) {
+  const int64_t batch = s.size(0), cs = s.size(1), channels = cs + t.size(1), n = s.size(2);
   const auto jobs = upperTriangleJobs(n, tiles);
   const int64_t perImage = static_cast<int64_t>(jobs.size());
   std::vector<double> sums(static_cast<size_t>(batch * perImage));
-  Sweep out{torch::Tensor(), wantGrad ? torch::zeros({batch, cs, n}, z.options()) : torch::Tensor()};
+  Sweep out{torch::Tensor(), wantGrad ? torch::zeros({batch, cs, n}, s.options()) : torch::Tensor()};
   struct SharedImage {
     int64_t chunkBegin, image;
     torch::Tensor grad;
@@ -118,27 +128,33 @@ Sweep sweepImages(const torch::Tensor& z, int64_t cs, TileShape tiles, bool want
   std::vector<SharedImage> shared;
 
   at::parallel_for(0, batch * perImage, 1, [&](int64_t begin, int64_t end) {
+    torch::NoGradGuard noGrad;  // grad mode is per thread; OpenMP's workers start with it on
     std::vector<SharedImage> mine;
     auto gradOf = [&](int64_t b) -> torch::Tensor {
       if (!wantGrad) return {};
       if (b * perImage >= begin && (b + 1) * perImage <= end) return out.grad[b];
-      if (mine.empty() || mine.back().image != b) mine.push_back({begin, b, torch::zeros({cs, n}, z.options())});
+      if (mine.empty() || mine.back().image != b) mine.push_back({begin, b, torch::zeros({cs, n}, s.options())});
       return mine.back().grad;
     };
     const int64_t tileSize = tiles.rows * std::max(tiles.rows, tiles.cols);
-    auto work = torch::empty({tileSize}, z.options());
-    auto workAbs = torch::empty({tileSize}, z.options());
-    auto workPanel = torch::empty({tiles.rows * channels}, z.options());
+    auto work = torch::empty({tileSize}, s.options());
+    auto workAbs = torch::empty({tileSize}, s.options());
+    auto workPanel = torch::empty({tiles.rows * channels}, s.options());
+    auto z = torch::empty({channels, n}, s.options());
     torch::Tensor panel;
-    int64_t panelImage = -1, panelRow = -1;
+    int64_t image = -1, panelRow = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / perImage;
       const TileJob& job = jobs[static_cast<size_t>(item % perImage)];
-      const Operands op{z[b], gradOf(b), cs};
-      if (b != panelImage || job.I.begin != panelRow) {  // jobs of one row block are consecutive
+      if (b != image) {
+        stackInto(z, s[b], t[b], eps);
+        image = b;
+        panelRow = -1;
+      }
+      const Operands op{z, gradOf(b), cs};
+      if (job.I.begin != panelRow) {  // jobs of one row block are consecutive
         panel = matrixView(workPanel, job.I.size, channels);
         leftPanel(op, job.I, panel);
-        panelImage = b;
         panelRow = job.I.begin;
       }
       auto d = matrixView(work, job.I.size, job.J.size);
@@ -146,20 +162,22 @@ Sweep sweepImages(const torch::Tensor& z, int64_t cs, TileShape tiles, bool want
       sums[static_cast<size_t>(item)] = job.weight * tileJob(op, job, panel, d, scratch).item<double>();
     }
     std::lock_guard<std::mutex> lock(sharedMutex);
-    for (auto& s : mine) shared.push_back(std::move(s));
+    for (auto& part : mine) shared.push_back(std::move(part));
   });
 
   double total = 0;
-  for (double s : sums) total += s;
-  out.l1 = torch::scalar_tensor(total, z.options().dtype(torch::kDouble));
+  for (double sum : sums) total += sum;
+  out.l1 = torch::scalar_tensor(total, s.options().dtype(torch::kDouble));
   std::sort(shared.begin(), shared.end(), [](const auto& a, const auto& b) { return a.chunkBegin < b.chunkBegin; });
-  for (auto& s : shared) out.grad[s.image].add_(s.grad);
+  for (auto& part : shared) out.grad[part.image].add_(part.grad);
   return out;
 }
 
-// Other devices (CUDA): one batched GEMM per job over the whole batch; nothing leaves the device.
-Sweep sweepBatched(const torch::Tensor& z, int64_t cs, TileShape tiles, bool wantGrad) {
-  const int64_t batch = z.size(0), channels = z.size(1), n = z.size(2);
+// Other devices (CUDA): z for the whole batch, one batched GEMM per job; nothing leaves the device.
+Sweep sweepBatched(const torch::Tensor& s, const torch::Tensor& t, double eps, TileShape tiles, bool wantGrad) {
+  const int64_t batch = s.size(0), cs = s.size(1), channels = cs + t.size(1), n = s.size(2);
+  auto z = torch::empty({batch, channels, n}, s.options());
+  stackInto(z, s, t, eps);
   Sweep out{torch::zeros({}, z.options().dtype(torch::kDouble)),
             wantGrad ? torch::zeros({batch, cs, n}, z.options()) : torch::Tensor()};
   const Operands op{z, out.grad, cs};
@@ -175,17 +193,6 @@ Sweep sweepBatched(const torch::Tensor& z, int64_t cs, TileShape tiles, bool wan
   return out;
 }
 
-// z = [s ; t / (|t| + eps)]: the teacher is normalised straight into its slice, never held twice.
-torch::Tensor stackNormalized(const torch::Tensor& s, const torch::Tensor& teacher, double eps) {
-  const int64_t cs = s.size(1);
-  auto t = teacher.flatten(2).to(s.scalar_type());
-  auto z = torch::empty({s.size(0), cs + t.size(1), s.size(2)}, s.options());
-  z.narrow(1, 0, cs).copy_(s);
-  auto teacherPart = z.narrow(1, cs, t.size(1));
-  at::div_out(teacherPart, t, t.norm(2, /*dim=*/1, /*keepdim=*/true).add_(eps));
-  return z;
-}
-
 // L = sum |D| / (B N^2) over all pixel pairs; dL/ds_p = 2 / (B N^2) sum_q sign(D[p, q]) s_q (D symmetric).
 // The gradient is accumulated during the forward sweep, while each sign tile is still in cache, so
 // nothing of size N x N is kept or recomputed; backward only scales it. The teacher gets no gradient.
@@ -193,10 +200,11 @@ struct AffinityL1 : public torch::autograd::Function<AffinityL1> {
   // s: normalised student pixels, B x Cs x N; teacher: raw teacher features, B x Ct x H x W.
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& s, const torch::Tensor& teacher, double eps,
                                int64_t tileRows, int64_t tileCols, bool wantGrad) {
-    const int64_t batch = s.size(0), cs = s.size(1), n = s.size(2);
-    const auto z = stackNormalized(s, teacher, eps);
+    const int64_t batch = s.size(0), n = s.size(2);
+    const auto t = teacher.flatten(2).to(s.scalar_type());
+    const auto student = s.detach();  // the sweep is plain arithmetic; its gradient is our own
     const TileShape tiles{tileRows, tileCols};
-    Sweep sweep = s.is_cpu() ? sweepImages(z, cs, tiles, wantGrad) : sweepBatched(z, cs, tiles, wantGrad);
+    Sweep sweep = s.is_cpu() ? sweepImages(student, t, eps, tiles, wantGrad) : sweepBatched(student, t, eps, tiles, wantGrad);
     const double scale = 1.0 / (static_cast<double>(batch) * static_cast<double>(n) * static_cast<double>(n));
     if (wantGrad) ctx->saved_data["grad"] = sweep.grad.mul_(2.0 * scale);
     return sweep.l1.mul(scale).to(s.scalar_type());
