@@ -2,6 +2,7 @@ import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
 import { native, NativeLossOptions, NativeSession } from './native';
 import { describe, imageArg, TensorLike } from './tensor';
+import { fit, FitOptions, FitResult } from './train/fit';
 
 /** Options of the spatial-affinity (SA) loss. */
 export interface SAOptions {
@@ -173,6 +174,14 @@ export class KDS {
       const hrArg = imageArg(hr, 'hr');
       return awaitNative(() => this.#session.train(lrArg, hrArg));
     });
+  }
+
+  /**
+   * Trains for many steps: a learning-rate schedule, periodic validation, atomic checkpoints, resume,
+   * progress and a JSON-lines log. See {@link FitOptions}.
+   */
+  fit(options: FitOptions): Promise<FitResult> {
+    return fit(this, options);
   }
 
   /** Saves the student atomically: TorchScript students as TorchScript, EDSR students as a state dict. */

@@ -1,0 +1,212 @@
+// The `kds` command: distill, train, eval, upscale, info. Exit codes: 0 done, 1 failed, 2 bad usage
+// (one line saying what was wrong, then the command's usage on stderr), 130 a run stopped by Ctrl-C or
+// SIGTERM after writing its checkpoint.
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { datasets } from '../data/datasets';
+import { KDSError } from '../errors';
+import { evaluate, formatEvaluation } from '../evaluate';
+import { getNumThreads, info, setNumThreads } from '../runtime';
+import { upscale } from '../upscale';
+import { FlagSpec, formatFlags, parseArgs, Parsed, UsageError } from './args';
+import { loadModel } from './model-spec';
+import { runTraining } from './run';
+import { RUN_FLAGS, runConfig } from './run-config';
+
+interface Command {
+  summary: string;
+  synopsis: string;
+  flags: FlagSpec[];
+  /** Text after the options in --help. */
+  details?: string;
+  /** Resolves to the exit code, or undefined for 0. */
+  run(parsed: Parsed, out: (line: string) => void): Promise<number | void>;
+}
+
+/** Exit code of a run stopped by Ctrl-C or SIGTERM (after writing its checkpoint), as shells report SIGINT. */
+const INTERRUPTED = 130;
+
+const MODEL_FLAGS: FlagSpec[] = [
+  { name: 'model', type: 'string', value: 'FILE', help: 'weights (with --arch or a .json sidecar, as kds writes them) or a TorchScript file' },
+  { name: 'arch', type: 'string', value: 'ARCH', help: 'architecture of the weights, e.g. edsr-r16f64' },
+  { name: 'scale', type: 'int', value: 'S', help: 'upscaling factor (default: the sidecar\'s, else 2)' },
+  { name: 'tile', type: 'int', value: 'PX', help: 'tile side in input pixels, 0: whole image (default 256)' },
+  { name: 'overlap', type: 'int', value: 'PX', help: 'context pixels around each tile (default 32)' },
+  { name: 'threads', type: 'int', value: 'N', help: 'LibTorch threads' },
+];
+
+function flag<T>(parsed: Parsed, name: string): T | undefined {
+  return parsed.flags.get(name) as T | undefined;
+}
+
+function noPositionals(parsed: Parsed): void {
+  if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
+}
+
+async function modelFromFlags(parsed: Parsed) {
+  const file = flag<string>(parsed, 'model');
+  if (!file) throw new UsageError('--model FILE is required');
+  const threads = flag<number>(parsed, 'threads');
+  if (threads !== undefined) setNumThreads(threads);
+  const scale = flag<number>(parsed, 'scale');
+  return loadModel({ weights: file, arch: flag<string>(parsed, 'arch') }, scale ?? (flag(parsed, 'arch') ? 2 : undefined), 'model');
+}
+
+function tiling(parsed: Parsed) {
+  return { tile: flag<number>(parsed, 'tile'), overlap: flag<number>(parsed, 'overlap') };
+}
+
+const runDetails = (command: string) =>
+  `A config file holds the same settings as JSON (flags win), e.g.
+  { "teacher": { "arch": "edsr-r8f32", "weights": "teacher.pt" }, "student": { "arch": "edsr-r2f16" },
+    "data": { "train": "photos/train", "val": "photos/eval", "scale": 2, "patchSize": 32, "batchSize": 8 },
+    "loss": { "SA": true, "weights": { "DS": 0.5, "TS": 0.5, "SA": 1 } },
+    "schedule": { "type": "multistep", "lr": 2e-4 }, "steps": 2000, "seed": 1, "out": "runs/${command}" }
+The output folder gets checkpoint.pt, log.jsonl (one JSON object per step and validation), student.pt
+with student.json, best.pt, run.json and, with validation photographs, report.md/report.html with PNGs.
+Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
+
+export const COMMANDS: Record<string, Command> = {
+  distill: {
+    summary: 'distil a teacher into a student with FAKD (DS + TS + SA losses)',
+    synopsis: 'kds distill --config run.json | --teacher FILE --train DIR [options]',
+    flags: RUN_FLAGS.map(({ distillOnly: _, ...f }) => f),
+    details: runDetails('distill'),
+    async run(parsed, out) {
+      noPositionals(parsed);
+      const { result } = await runTraining('distill', runConfig('distill', parsed.flags), out);
+      return result.aborted ? INTERRUPTED : 0;
+    },
+  },
+  train: {
+    summary: 'train a model from scratch on L1 to the ground truth (the baseline for distill)',
+    synopsis: 'kds train --config run.json | --train DIR [options]',
+    flags: RUN_FLAGS.filter((f) => !f.distillOnly).map(({ distillOnly: _, ...f }) => f),
+    details: runDetails('train').replace(/"teacher"[^}]*\}, /, '').replace(/\n {4}"loss"[^\n]*/, ''),
+    async run(parsed, out) {
+      noPositionals(parsed);
+      const { result } = await runTraining('train', runConfig('train', parsed.flags), out);
+      return result.aborted ? INTERRUPTED : 0;
+    },
+  },
+  eval: {
+    summary: 'PSNR/SSIM of a model on a folder of photographs, with bicubic beside it',
+    synopsis: 'kds eval --model FILE --data DIR [--scale S] [options]',
+    flags: [...MODEL_FLAGS, { name: 'data', type: 'string', value: 'DIR', help: 'folder of HR photographs (LR made by bicubic downscaling)' }, { name: 'json', type: 'boolean', help: 'print the result as JSON' }],
+    async run(parsed, out) {
+      noPositionals(parsed);
+      const dir = flag<string>(parsed, 'data');
+      if (!dir) throw new UsageError('--data DIR is required');
+      const { model, scale } = await modelFromFlags(parsed);
+      const s = scale ?? 2;
+      const e = await evaluate(model, datasets.folder(dir, { scale: s }), { scale: s, ...tiling(parsed) });
+      out(flag(parsed, 'json') ? JSON.stringify(e, null, 2) : formatEvaluation(e));
+    },
+  },
+  upscale: {
+    summary: 'super-resolve one image with a model',
+    synopsis: 'kds upscale --model FILE [options] in.png out.png',
+    flags: MODEL_FLAGS,
+    async run(parsed, out) {
+      if (parsed.positionals.length !== 2) throw new UsageError(`upscale needs an input image and an output .png, got ${parsed.positionals.length} argument(s)`);
+      const [input, output] = parsed.positionals;
+      if (!output.toLowerCase().endsWith('.png')) throw new UsageError(`the output must be a .png file, got '${output}'`);
+      const { model } = await modelFromFlags(parsed);
+      const started = Date.now();
+      const sr = await upscale(model, input, output, tiling(parsed));
+      out(`${output}: ${sr.shape[3]} x ${sr.shape[2]} (${((Date.now() - started) / 1000).toFixed(2)} s)`);
+    },
+  },
+  info: {
+    summary: 'versions, LibTorch location, devices and build flags',
+    synopsis: 'kds info [--json]',
+    flags: [{ name: 'json', type: 'boolean', help: 'print as JSON' }],
+    async run(parsed, out) {
+      noPositionals(parsed);
+      const i = info();
+      const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+      // eslint-disable-next-line @typescript-eslint/no-var-requires
+      const addon = (require('node-gyp-build') as { path(dir: string): string }).path(path.join(__dirname, '..', '..'));
+      const report = {
+        kds: pkg.version,
+        node: process.version,
+        platform: `${process.platform}-${process.arch}`,
+        torch: i.torchVersion,
+        libtorch: i.libtorchDir,
+        addon,
+        cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
+        cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount },
+        build: i.parallelInfo.trim(),
+      };
+      if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
+      out(`kds ${report.kds} on node ${report.node} (${report.platform})`);
+      out(`LibTorch ${report.torch} at ${report.libtorch}`);
+      out(`addon ${report.addon}`);
+      out(`CPU: ${report.cpu.model}, ${report.cpu.cores} logical cores, LibTorch threads ${report.cpu.threads}${report.cpu.KDS_NUM_THREADS ? ` (KDS_NUM_THREADS=${report.cpu.KDS_NUM_THREADS})` : ''}`);
+      out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
+      out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
+    },
+  },
+};
+
+function usage(name?: string): string {
+  if (name && COMMANDS[name]) {
+    const c = COMMANDS[name];
+    const options = formatFlags([...c.flags, { name: 'help', type: 'boolean', help: 'show this help' }]);
+    return `usage: ${c.synopsis}\n\n${c.summary}\n\noptions:\n${options}${c.details ? `\n\n${c.details}` : ''}`;
+  }
+  const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+  return `usage: kds <command> [options]\n\ncommands:\n${Object.entries(COMMANDS)
+    .map(([k, c]) => `  ${k.padEnd(width)}${c.summary}`)
+    .join('\n')}\n\nkds <command> --help shows a command's options.`;
+}
+
+/** Runs the CLI; resolves to the exit code. Output goes to `out` (stdout) and `err` (stderr). */
+export async function main(
+  argv: string[],
+  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
+  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    (name === undefined ? err : out)(usage(topic));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-v') {
+    out(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    err(`kds: unknown command '${name}'`);
+    err(usage());
+    return 2;
+  }
+  let parsed: Parsed;
+  try {
+    parsed = parseArgs(rest, command.flags);
+  } catch (e) {
+    err(`kds ${name}: ${(e as Error).message}`);
+    err(usage(name));
+    return 2;
+  }
+  if (parsed.help) {
+    out(usage(name));
+    return 0;
+  }
+  try {
+    return (await command.run(parsed, out)) ?? 0;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err(`kds ${name}: ${e.message}`);
+      err(usage(name));
+      return 2;
+    }
+    const code = e instanceof KDSError ? ` [${e.code}]` : '';
+    err(`kds ${name}: error${code}: ${(e as Error).message.split('\n')[0]}`);
+    if (process.env.KDS_DEBUG) err((e as Error).stack ?? '');
+    return 1;
+  }
+}

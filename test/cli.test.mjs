@@ -1,0 +1,233 @@
+// The kds command end to end on tiny photographs: train, distill (with the trained model as teacher),
+// eval, upscale, info, --help everywhere; bad flags and configs give one line, the usage and exit code 2.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { datasets, evaluate, models, readLog } from '../dist/index.js';
+
+const require = createRequire(import.meta.url);
+const sharp = require('sharp');
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const bin = path.join(root, 'bin', 'kds.js');
+const work = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-cli-'));
+
+function kds(...args) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: work, encoding: 'utf8', env: { ...process.env, KDS_NUM_THREADS: '1' }, timeout: 120000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+// Smooth, structured 48 x 40 RGB images (deterministic), as PNG files in `dir`.
+async function writePhotos(dir, count, seed) {
+  fs.mkdirSync(dir, { recursive: true });
+  for (let k = 0; k < count; k++) {
+    const w = 48, h = 40, px = Buffer.alloc(w * h * 3);
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) {
+          const v = 128 + 90 * Math.sin((x * (0.2 + 0.05 * c) + y * 0.13 * (k + 1) + seed) * (1 + 0.1 * k)) + ((x + y) % 7 === 0 ? 30 : 0);
+          px[(y * w + x) * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        }
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(dir, `img${k}.png`));
+  }
+}
+
+const trainDir = path.join(work, 'train');
+const valDir = path.join(work, 'val');
+const tiny = ['--student', 'edsr-r1f4', '--steps', '4', '--patch-size', '8', '--batch-size', '2', '--progress', 'lines', '--threads', '1'];
+
+test('setup: tiny photographs', async () => {
+  await writePhotos(trainDir, 3, 0);
+  await writePhotos(valDir, 2, 5);
+});
+
+test('--help works for kds and every command', () => {
+  const top = kds('--help');
+  assert.equal(top.code, 0);
+  for (const c of ['distill', 'train', 'eval', 'upscale', 'info']) {
+    assert.match(top.stdout, new RegExp(`\\n  ${c} `));
+    const r = kds(c, '--help');
+    assert.equal(r.code, 0, c);
+    assert.match(r.stdout, new RegExp(`^usage: kds ${c}`), c);
+    assert.match(r.stdout, /options:/);
+  }
+});
+
+test('train writes the model, checkpoint, log and report', () => {
+  const out = path.join(work, 'run-train');
+  const r = kds('train', '--train', trainDir, '--val', valDir, '--out', out, '--validate-every', '2', '--checkpoint-every', '2', ...tiny);
+  assert.equal(r.code, 0, r.stderr);
+  for (const f of ['student.pt', 'student.json', 'checkpoint.pt', 'log.jsonl', 'run.json', 'report.md', 'report.html', 'report-chart.png', 'report-crops.png'])
+    assert.ok(fs.existsSync(path.join(out, f)), f);
+  const log = readLog(path.join(out, 'log.jsonl'));
+  assert.deepEqual(log.filter((x) => x.type === 'step').map((x) => x.step), [1, 2, 3, 4]);
+  assert.deepEqual(log.filter((x) => x.type === 'validation').map((x) => x.step), [2, 4]);
+  for (const x of log.filter((x) => x.type === 'step')) assert.equal(x.TS, 0); // no teacher
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'student.json'), 'utf8')), { format: 'kds-model', arch: 'edsr-r1f4', scale: 2 });
+  assert.match(r.stderr, /step 4\/4/); // plain progress lines (not a terminal)
+  assert.match(r.stdout, /bicubic\s+PSNR/);
+  assert.match(fs.readFileSync(path.join(out, 'report.md'), 'utf8'), /!\[loss and validation PSNR\]\(report-chart.png\)/);
+});
+
+test('the report images are PNGs: a two-panel chart and bicubic | student | ground truth crops', async () => {
+  const out = path.join(work, 'run-train');
+  const chart = await sharp(path.join(out, 'report-chart.png')).metadata();
+  assert.equal(chart.format, 'png');
+  assert.equal(chart.width, 1040);
+  const crops = await sharp(path.join(out, 'report-crops.png')).metadata();
+  assert.equal(crops.format, 'png');
+  assert.equal(crops.width, 3 * 120 + 2 * 8); // three 40 px crops (the images are 40 px tall) enlarged 3x, 8 px apart
+});
+
+test('distill uses the teacher, resumes, and its crops have four panels', async () => {
+  const teacher = path.join(work, 'run-train', 'student.pt');
+  const out = path.join(work, 'run-distill');
+  const args = ['distill', '--teacher', teacher, '--train', trainDir, '--val', valDir, '--out', out, '--checkpoint-every', '2', ...tiny];
+  const r = kds(...args);
+  assert.equal(r.code, 0, r.stderr);
+  const steps = readLog(path.join(out, 'log.jsonl')).filter((x) => x.type === 'step');
+  assert.ok(steps.every((x) => x.TS > 0 && x.SA >= 0));
+  const crops = await sharp(path.join(out, 'report-crops.png')).metadata();
+  assert.equal(crops.width, 4 * 120 + 3 * 8);
+  // Six steps with --resume: continues from the checkpoint of step 4 (same schedule: constant).
+  const c = ['--schedule', 'constant', '--lr', '1e-4'];
+  const more = path.join(work, 'run-resume');
+  assert.equal(kds('distill', ...args.slice(1).map((a) => (a === out ? more : a)), ...c).code, 0);
+  const again = kds('distill', ...args.slice(1).map((a) => (a === out ? more : a === '4' ? '6' : a)), ...c, '--resume');
+  assert.equal(again.code, 0, again.stderr);
+  assert.match(again.stderr, /resumed from .* at step 4\/6/);
+  const log = readLog(path.join(more, 'log.jsonl'));
+  assert.deepEqual(log.filter((x) => x.type === 'step').map((x) => x.step), [1, 2, 3, 4, 5, 6]);
+});
+
+test('a config file with paths relative to it, overridden by flags', () => {
+  const dir = path.join(work, 'cfg');
+  fs.mkdirSync(dir, { recursive: true });
+  const file = path.join(dir, 'run.json');
+  fs.writeFileSync(file, JSON.stringify({
+    teacher: { weights: '../run-train/student.pt' },
+    student: { arch: 'edsr-r1f4' },
+    data: { train: '../train', scale: 2, patchSize: 8, batchSize: 2 },
+    loss: { SA: true, weights: { DS: 0.5, TS: 0.5, SA: 2 }, positions: [1] },
+    schedule: { type: 'cosine', lr: 1e-3 },
+    steps: 50, seed: 3, out: 'out', progress: 'none', report: false, threads: 1,
+  }));
+  const r = kds('distill', '--config', file, '--steps', '3');
+  assert.equal(r.code, 0, r.stderr);
+  const run = JSON.parse(fs.readFileSync(path.join(dir, 'out', 'run.json'), 'utf8'));
+  assert.equal(run.steps, 3);
+  assert.equal(run.data.train, trainDir);
+  assert.deepEqual(run.loss, { SA: true, weights: { DS: 0.5, TS: 0.5, SA: 2 }, positions: [1] });
+  const steps = readLog(path.join(dir, 'out', 'log.jsonl')).filter((x) => x.type === 'step');
+  assert.deepEqual(steps.map((x) => x.lr), [1e-3, 5e-4, 0]); // cosine over 3 steps
+  assert.ok(!fs.existsSync(path.join(dir, 'out', 'report.md')));
+});
+
+test('zoo architecture strings: a tiny RCAN trains through the CLI', () => {
+  const out = path.join(work, 'run-rcan');
+  const r = kds('train', '--train', trainDir, '--out', out, '--no-report', ...tiny.map((a) => (a === 'edsr-r1f4' ? 'rcan-g1b1f16' : a === '4' ? '1' : a)));
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(JSON.parse(fs.readFileSync(path.join(out, 'student.json'), 'utf8')).arch, 'rcan-g1b1f16');
+});
+
+test('Ctrl-C (SIGINT) stops a run after the step in flight with a checkpoint; --resume finishes it', async () => {
+  const out = path.join(work, 'run-interrupted');
+  const args = ['train', '--train', trainDir, '--out', out, '--schedule', 'constant', ...tiny.map((a) => (a === '4' ? '400' : a))];
+  const child = spawn(process.execPath, [bin, ...args], { cwd: work, env: { ...process.env, KDS_NUM_THREADS: '1' } });
+  let stderr = '';
+  child.stderr.on('data', (d) => (stderr += d));
+  const logFile = path.join(out, 'log.jsonl');
+  const hasSteps = () => fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').includes('"type":"step","step":3,');
+  const deadline = Date.now() + 60000;
+  while (!hasSteps() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  child.kill('SIGINT');
+  const code = await new Promise((r) => child.on('exit', r));
+  assert.equal(code, 130, stderr);
+  assert.match(stderr, /stopped at step (\d+)\/400/);
+  const stoppedAt = Number(/stopped at step (\d+)\/400/.exec(stderr)[1]);
+  const log = readLog(logFile);
+  assert.equal(log.filter((x) => x.type === 'checkpoint').at(-1).step, stoppedAt);
+  assert.ok(!fs.existsSync(path.join(out, 'student.pt')));
+  const resumed = kds(...args.map((a) => (a === '400' ? String(stoppedAt + 2) : a)), '--resume');
+  assert.equal(resumed.code, 0, resumed.stderr);
+  assert.match(resumed.stderr, new RegExp(`resumed from .* at step ${stoppedAt}/${stoppedAt + 2}`));
+  const steps = readLog(logFile).filter((x) => x.type === 'step').map((x) => x.step);
+  assert.deepEqual(steps, Array.from({ length: stoppedAt + 2 }, (_, i) => i + 1));
+});
+
+test('eval prints the table and its JSON equals the library evaluation', async () => {
+  const model = path.join(work, 'run-train', 'student.pt');
+  const table = kds('eval', '--model', model, '--data', valDir);
+  assert.equal(table.code, 0, table.stderr);
+  assert.match(table.stdout, /bicubic PSNR/);
+  assert.match(table.stdout, /\nmean /);
+  const json = kds('eval', '--model', model, '--data', valDir, '--json');
+  assert.equal(json.code, 0, json.stderr);
+  const got = JSON.parse(json.stdout);
+  const m = models.edsr({ scale: 2, nResblocks: 1, nFeats: 4 });
+  await m.loadStateDict(model);
+  const expected = await evaluate(m, datasets.folder(valDir, { scale: 2 }));
+  assert.deepEqual(got.mean, expected.mean);
+  assert.deepEqual(got.bicubic, expected.bicubic);
+});
+
+test('upscale writes an image twice the size', async () => {
+  const output = path.join(work, 'up.png');
+  const r = kds('upscale', '--model', path.join(work, 'run-train', 'student.pt'), path.join(valDir, 'img0.png'), output);
+  assert.equal(r.code, 0, r.stderr);
+  const meta = await sharp(output).metadata();
+  assert.deepEqual([meta.width, meta.height], [96, 80]);
+});
+
+test('info reports versions, LibTorch and devices', () => {
+  const r = kds('info');
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /LibTorch 2\.\d+/);
+  assert.match(r.stdout, /CUDA: /);
+  const j = JSON.parse(kds('info', '--json').stdout);
+  assert.equal(j.cpu.threads, 1); // KDS_NUM_THREADS=1
+  assert.equal(typeof j.libtorch, 'string');
+});
+
+test('bad flags and configs: one line saying what is wrong, the usage, exit code 2', () => {
+  const config = (body) => {
+    const f = path.join(work, `config-${Math.random().toString(36).slice(2)}.json`);
+    fs.writeFileSync(f, typeof body === 'string' ? body : JSON.stringify(body));
+    return f;
+  };
+  const cases = [
+    [['frobnicate'], /^kds: unknown command 'frobnicate'$/, 'usage: kds <command>'],
+    [[], /^usage: kds <command>/, 'commands:'],
+    [['train', '--bogus'], /^kds train: unknown option '--bogus'$/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--steps', 'many'], /^kds train: --steps expects an integer, got 'many'$/, 'usage: kds train'],
+    [['train', '--steps', '3'], /^kds train: the training photographs are required/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--teacher', 'x.pt'], /^kds train: unknown option '--teacher'$/, 'usage: kds train'],
+    [['distill', '--train', trainDir], /^kds distill: distill needs a teacher/, 'usage: kds distill'],
+    [['train', '--config', config({ stepz: 3, data: { train: trainDir } })], /^kds train: config: unknown key 'stepz'/, 'usage: kds train'],
+    [['train', '--config', config('{ "steps": 3,')], /^kds train: the config '.*' is not valid JSON/, 'usage: kds train'],
+    [['train', '--config', config({ data: { train: trainDir }, schedule: { type: 'multistep', milestones: [5, 2] } })], /^kds train: schedule.milestones must increase/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--student', 'resnet50'], /^kds train: student.arch: unknown architecture 'resnet50'/, 'usage: kds train'],
+    [['upscale', '--model', 'm.pt', 'in.png'], /^kds upscale: upscale needs an input image and an output .png/, 'usage: kds upscale'],
+    [['eval', '--data', valDir], /^kds eval: --model FILE is required$/, 'usage: kds eval'],
+    [['info', 'extra'], /^kds info: unexpected argument 'extra'$/, 'usage: kds info'],
+  ];
+  for (const [args, first, usage] of cases) {
+    const r = kds(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    const lines = r.stderr.split('\n');
+    assert.match(lines[0], first, args.join(' '));
+    assert.ok(r.stderr.includes(usage), `${args.join(' ')} prints the usage`);
+    assert.equal(r.stdout, '');
+  }
+});
+
+test('a missing file is a failure (exit code 1) with a one-line error', () => {
+  const r = kds('eval', '--model', path.join(work, 'nope.pt'), '--arch', 'edsr-r1f4', '--data', valDir);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /^kds eval: error \[E_FILE\]: .*nope\.pt/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+});
