@@ -28,6 +28,7 @@ const ALLOWED = { statedict: ['ok', 'E_FILE'], checkpoint: ['ok', 'E_FILE'], tor
 for (const [target, iterations] of Object.entries(BUDGET)) {
   test(`fuzz ${target}: ${iterations} mutated files, each an E_FILE or a success`, async () => {
     const { outcomes, findings } = await fuzz({ target, seeds: seeds[target], runSeed: 20261128, iterations, workDir: dir });
+    console.log(`fuzz ${target}: ${JSON.stringify(outcomes)}`);
     assert.deepEqual(findings.map((f) => `${f.kind} at ${f.index} (${f.mutation}): ${f.file}\n${f.stderr}`), []);
     const total = Object.values(outcomes).reduce((a, b) => a + b, 0);
     assert.equal(total, iterations);
