@@ -143,6 +143,9 @@ export class KDS {
   setOptimizer(options: OptimizerOptions = {}): this {
     this.#checkIdle('setOptimizer');
     if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `optimizer options must be an object, got ${describe(options)}`);
+    for (const key of Object.keys(options))
+      if (!['type', 'lr', 'betas', 'eps', 'weightDecay'].includes(key))
+        throw new KDSError('E_ARG', `unknown optimizer option '${key}': expected type, lr, betas, eps or weightDecay`);
     if (options.type !== undefined && options.type !== 'adam')
       throw new KDSError('E_ARG', `optimizer type must be 'adam', got ${describe(options.type)}`);
     const betas = options.betas ?? [0.9, 0.999];

@@ -102,9 +102,12 @@ function positiveNumber(value: unknown, name: string): number {
   return value;
 }
 
-function checkObject(options: unknown, name: string): void {
+// Rejects non-objects and unknown keys, so that a typo ('nResBlocks') is an error, not a silent default.
+function checkObject(options: unknown, name: string, known: string[]): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new KDSError('E_ARG', `${name} options must be an object, got ${options === null ? 'null' : typeof options}`);
+  for (const key of Object.keys(options))
+    if (!known.includes(key)) throw new KDSError('E_ARG', `${name}: unknown option '${key}': expected ${known.join(', ')}`);
 }
 
 function featureGroups(value: unknown, nResgroups: number, fallback: number[], name: string): number[] {
@@ -130,7 +133,7 @@ export function defaultSanFeatureGroups(n: number): number[] {
 }
 
 export function edsrSpec(options: EdsrOptions = {}): EdsrSpec {
-  checkObject(options, 'edsr');
+  checkObject(options, 'edsr', ['scale', 'nResblocks', 'nFeats', 'resScale', 'rgbRange']);
   return {
     architecture: 'edsr',
     scale: positiveInt(options.scale ?? 2, 'edsr: scale', SCALES),
@@ -142,7 +145,7 @@ export function edsrSpec(options: EdsrOptions = {}): EdsrSpec {
 }
 
 export function rcanSpec(options: RcanOptions = {}): RcanSpec {
-  checkObject(options, 'rcan');
+  checkObject(options, 'rcan', ['scale', 'nResgroups', 'nResblocks', 'nFeats', 'reduction', 'resScale', 'rgbRange', 'featureGroups']);
   const nResgroups = positiveInt(options.nResgroups ?? 10, 'rcan: nResgroups');
   const nFeats = positiveInt(options.nFeats ?? 64, 'rcan: nFeats');
   const reduction = positiveInt(options.reduction ?? 16, 'rcan: reduction');
@@ -161,7 +164,7 @@ export function rcanSpec(options: RcanOptions = {}): RcanSpec {
 }
 
 export function sanSpec(options: SanOptions = {}): SanSpec {
-  checkObject(options, 'san');
+  checkObject(options, 'san', ['scale', 'nResgroups', 'nResblocks', 'nFeats', 'reduction', 'nonLocalChannels', 'rgbRange', 'featureGroups']);
   const nResgroups = positiveInt(options.nResgroups ?? 20, 'san: nResgroups');
   const nFeats = positiveInt(options.nFeats ?? 64, 'san: nFeats');
   if (nFeats < 8) throw new KDSError('E_ARG', `san: nFeats must be at least 8 (the non-local block's attention squeezes by 8), got ${nFeats}`);
@@ -198,9 +201,10 @@ const STUDENT_KEYS: Record<ModelSpec['architecture'], (keyof StudentOptions)[]> 
 
 /** The student's spec: the teacher's architecture, scale and rgbRange with smaller (or equal) sizes. */
 export function studentSpec(teacherSpec: ModelSpec, options: StudentOptions = {}): ModelSpec {
-  checkObject(options, 'studentOf');
   const teacher = normalise(teacherSpec);
   const allowed = STUDENT_KEYS[teacher.architecture];
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw new KDSError('E_ARG', `studentOf options must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const key of Object.keys(options)) {
     if ((options as Record<string, unknown>)[key] === undefined) continue;
     if (!allowed.includes(key as keyof StudentOptions))
