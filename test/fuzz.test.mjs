@@ -131,6 +131,21 @@ test('crafted: a checkpoint and TorchScript files whose pickles nest a million l
     expectFileError(fs.readFileSync(path.join(dir, name)), `copy-${name}`, kind);
 });
 
+test('crafted: a TorchScript record renamed out of its folder (found by scripts/fuzz.js, was E_INTERNAL)', () => {
+  const bytes = Buffer.from(fs.readFileSync(seeds.torchscript[0]));
+  const central = bytes.lastIndexOf('/version'); // its name in the central directory
+  bytes[central] = '+'.charCodeAt(0); // 'script/version' -> 'script+version'
+  expectFileError(bytes, 'renamed-record.pt', 'torchscript');
+});
+
+test('crafted: a checkpoint whose extra is not JSON, CRCs fixed (found by scripts/fuzz.js, was a SyntaxError)', () => {
+  const bytes = Buffer.from(fs.readFileSync(seeds.checkpoint[0]));
+  const at = bytes.indexOf('{"note":"fuzz seed"}');
+  assert.ok(at > 0);
+  bytes[at] = '#'.charCodeAt(0);
+  expectFileError(fixZipCrcs(bytes), 'bad-extra.pt', 'checkpoint');
+});
+
 test('fixing the CRCs of an intact archive changes nothing (the zip-content mutation is sound)', () => {
   for (const file of [...seeds.statedict, ...seeds.checkpoint, ...seeds.torchscript]) {
     const bytes = fs.readFileSync(file);

@@ -635,28 +635,32 @@ int nestingDepth(const PickledPtr& root, int limit) {
 
 void checkPickleNesting(const std::vector<char>& bytes, const std::string& what, const std::string& path) {
   constexpr int kMaxDepth = 1000;  // real pickles nest a few dozen levels at most
-  std::unique_ptr<caffe2::serialize::PyTorchStreamReader> reader;
+  std::string tooDeep;
   try {
-    reader = std::make_unique<caffe2::serialize::PyTorchStreamReader>(
+    caffe2::serialize::PyTorchStreamReader reader(
         std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
-  } catch (const std::exception&) {
-    return;  // not an archive LibTorch reads: it will say so itself
-  }
-  for (const auto& name : reader->getAllRecords()) {
-    if (name.size() < 3 || name.compare(name.size() - 3, 3, "pkl") != 0) continue;
-    int depth = 0;
-    try {
-      auto [data, size] = reader->getRecord(name);
-      Unpickler unpickler(static_cast<const char*>(data.get()), size, path);
-      size_t pos = 0;
-      depth = nestingDepth(unpickler.load(pos), kMaxDepth);
-    } catch (const std::exception&) {
-      continue;  // a pickle kds's reader does not understand: LibTorch judges it
+    for (const auto& name : reader.getAllRecords()) {
+      if (name.size() < 3 || name.compare(name.size() - 3, 3, "pkl") != 0) continue;
+      int depth = 0;
+      try {
+        auto [data, size] = reader.getRecord(name);
+        Unpickler unpickler(static_cast<const char*>(data.get()), size, path);
+        size_t pos = 0;
+        depth = nestingDepth(unpickler.load(pos), kMaxDepth);
+      } catch (const std::exception&) {
+        continue;  // a pickle kds's reader does not understand: LibTorch judges it
+      }
+      if (depth > kMaxDepth) {
+        tooDeep = name;
+        break;
+      }
     }
-    if (depth > kMaxDepth)
-      throw Error(ErrorCode::File, what + " '" + path + "' is corrupt: its record " + name + " nests more than " +
-                                       std::to_string(kMaxDepth) + " levels deep");
+  } catch (const std::exception&) {
+    return;  // an archive LibTorch cannot open: it will say so itself, as E_FILE
   }
+  if (!tooDeep.empty())
+    throw Error(ErrorCode::File, what + " '" + path + "' is corrupt: its record " + tooDeep + " nests more than " +
+                                     std::to_string(kMaxDepth) + " levels deep");
 }
 
 PickledPtr readTorchSave(const std::vector<char>& bytes, const std::string& path) {
