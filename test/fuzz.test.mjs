@@ -146,6 +146,12 @@ test('crafted: a checkpoint whose extra is not JSON, CRCs fixed (found by script
   expectFileError(fixZipCrcs(bytes), 'bad-extra.pt', 'checkpoint');
 });
 
+test('crafted: TorchScript files with damaged deflated code records (found by scripts/fuzz.js; crashed and hung torch::jit::load)', () => {
+  const findings = path.join(path.dirname(loadOnce), '..', '..', 'test', 'fixtures', 'fuzz-findings');
+  for (const name of ['torchscript-deflate-crash.pt', 'torchscript-deflate-hang.pt'])
+    expectFileError(fs.readFileSync(path.join(findings, name)), `copy-${name}`, 'torchscript');
+});
+
 test('fixing the CRCs of an intact archive changes nothing (the zip-content mutation is sound)', () => {
   for (const file of [...seeds.statedict, ...seeds.checkpoint, ...seeds.torchscript]) {
     const bytes = fs.readFileSync(file);

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+
 #include "api/error.h"
 
 namespace kds {
@@ -81,6 +84,7 @@ void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, 
     dirOffset = r.u(e64 + 48, 8);
   }
   r.need(dirOffset, dirSize);
+  std::vector<std::pair<std::string, uint32_t>> deflated;  // name, CRC
   uint64_t p = dirOffset;
   for (uint64_t i = 0; i < entries; ++i) {
     if (r.u(p, 4) != kDirectoryEntry) r.fail("damaged zip directory entry");
@@ -107,8 +111,26 @@ void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, 
     if (method == 0) {
       if (compressed != uncompressed) r.fail("inconsistent sizes of '" + name + "'");
       if (crc32(r.at(start), compressed) != crc) r.fail("checksum mismatch in '" + name + "'");
+    } else {
+      deflated.emplace_back(name, static_cast<uint32_t>(crc));
     }
     p += 46 + nameLength + extraLength + commentLength;
+  }
+  if (deflated.empty()) return;
+  // Compressed records (TorchScript code): LibTorch's inflater does not check their CRCs, and damaged code
+  // crashed its TorchScript parser. Inflate them here and compare.
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
+    for (const auto& [name, crc] : deflated) {
+      const auto slash = name.find('/');
+      auto [data, size] = reader.getRecord(slash == std::string::npos ? name : name.substr(slash + 1));
+      if (crc32(static_cast<const unsigned char*>(data.get()), size) != crc) r.fail("checksum mismatch in '" + name + "'");
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    r.fail(std::string("a compressed record cannot be read (") + e.what() + ")");
   }
 }
 
