@@ -56,7 +56,7 @@ void writeCheckpoint(const std::string& path, const Checkpoint& c) {
 
 Checkpoint readCheckpoint(const std::string& path) {
   auto bytes = readWholeFile(path, "checkpoint");
-  checkZipIntegrity(bytes, "checkpoint", path);
+  checkZipIntegrity(bytes, "a kds checkpoint", path);
   PickledPtr root = readTorchSave(bytes, path);
   if (root->kind != PickledValue::Kind::Dict) notACheckpoint(path, "it holds " + root->describe() + ", not a dict");
   auto format = field(*root, "format", path);

@@ -43,7 +43,7 @@ class Reader {
     if (offset > size_ || length > size_ - offset) fail("it is truncated or its zip directory is damaged");
   }
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(ErrorCode::File, what_ + " '" + path_ + "' is corrupt: " + why);
+    throw Error(ErrorCode::File, "'" + path_ + "' is not " + what_ + ": it is corrupt (" + why + ")");
   }
   const unsigned char* at(uint64_t offset) const { return data_ + offset; }
   uint64_t size() const { return size_; }
@@ -62,7 +62,7 @@ constexpr uint32_t kDirectoryEntry = 0x02014b50, kLocalHeader = 0x04034b50;
 void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, const std::string& path) {
   Reader r(bytes, what, path);
   if (r.size() < 22 || r.u(0, 4) != kLocalHeader)
-    throw Error(ErrorCode::File, what + " '" + path + "' is not a PyTorch file (not a zip archive)");
+    throw Error(ErrorCode::File, "'" + path + "' is not " + what + " (not a zip archive)");
   // The end-of-directory record sits in the last 22 + 65535 bytes (it may be followed by a comment).
   uint64_t eocd = UINT64_MAX;
   const uint64_t lowest = r.size() > 22 + 65535 ? r.size() - 22 - 65535 : 0;

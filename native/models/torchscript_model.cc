@@ -114,7 +114,7 @@ void TorchScriptModel::save(const std::string& path) {
 ModelPtr loadTorchScript(const std::string& path) {
   applyThreadSettings();
   auto bytes = readWholeFile(path, "TorchScript file");
-  checkZipIntegrity(bytes, "TorchScript file", path);
+  checkZipIntegrity(bytes, "a TorchScript file written by torch.jit.save", path);
   checkPickleNesting(bytes, "TorchScript file", path);
   torch::jit::Module module = translateTorchErrors(
       ErrorCode::File, "'" + path + "' is not a TorchScript file written by torch.jit.save", [&] {
