@@ -66,6 +66,7 @@ function renderReport(report) {
     `kds on LibTorch ${m.kdsTorchVersion || '?'}, PyTorch ${m.pytorchTorchVersion || '?'}; Node ${m.node}; ${m.python}` +
     `${report.options.ompWaitPolicy ? `; OMP_WAIT_POLICY=${report.options.ompWaitPolicy.toUpperCase()}` : ''}.`);
   out.push(`Load average (1/5/15 min) at start ${m.loadAverageAtStart.join(' / ')}, at end ${m.loadAverageAtEnd.join(' / ')}; ` +
+    `1-min load sampled after each process: mean ${m.loadDuringRun.mean}, max ${m.loadDuringRun.max}; ` +
     `${report.options.reps} repetitions per variant, each a fresh process (${report.options.steps.warmup} warm-up steps, ` +
     `then ${report.options.steps.minSteps}–${report.options.steps.maxSteps} measured steps); run took ${m.wallMinutes} min.`);
   out.push(`Teacher EDSR r${report.teacher[0]}f${report.teacher[1]}, x${report.scale}, Adam; loss 0.5 DS + 0.5 TS + 1 SA over the four feature taps. ` +

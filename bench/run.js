@@ -75,7 +75,7 @@ function options() {
     filter: values.filter,
     maxPlainGB,
     // Per process: warm-up steps, then at least minSteps and, while under budgetMs, up to maxSteps.
-    steps: values.quick ? { warmup: 1, minSteps: 3, maxSteps: 6, budgetMs: 2000 } : { warmup: 2, minSteps: 3, maxSteps: 10, budgetMs: 6000 },
+    steps: values.quick ? { warmup: 1, minSteps: 3, maxSteps: 6, budgetMs: 2000 } : { warmup: 1, minSteps: 3, maxSteps: 10, budgetMs: 5000 },
   };
 }
 
@@ -88,11 +88,12 @@ function label(config) {
   return `r${config.student[0]}f${config.student[1]} b${config.batch} p${config.patch}`;
 }
 
-// The full-affinity formula keeps, per tap, the student's and the teacher's B x N x N matrices and their
-// difference (fp32) alive at once: a lower bound of its peak memory.
+// The full-affinity formula holds, per tap, about four B x N x N fp32 matrices at its peak (the student's
+// and the teacher's affinity, their difference, its gradient): PyTorch measured 5.4 GB at batch 16, 48x48
+// against 4.1 GB estimated here.
 function plainAffinityGB(config) {
   const n = config.patch * config.patch;
-  return (FEATURE_TAPS * 3 * config.batch * n * n * 4) / 2 ** 30;
+  return (FEATURE_TAPS * 4 * config.batch * n * n * 4) / 2 ** 30;
 }
 
 function runOne(variant, config, opts) {
@@ -103,16 +104,23 @@ function runOne(variant, config, opts) {
     variant.impl === 'kds'
       ? [process.execPath, [path.join(__dirname, 'kds_step.js'), JSON.stringify(cfg)]]
       : ['python3', [path.join(__dirname, 'fakd_step.py'), JSON.stringify(cfg)]];
-  if (variant.impl === 'pytorch') env.PYTHONPATH = pythonPathForTorch();
+  if (variant.impl === 'pytorch') {
+    env.PYTHONPATH = pythonPathForTorch();
+    // Cache torch's compiled bytecode outside its folder: without it every process recompiles torch's
+    // Python sources, which costs tens of seconds a start (the step timings are unaffected).
+    delete env.PYTHONDONTWRITEBYTECODE;
+    env.PYTHONPYCACHEPREFIX = path.join(__dirname, 'results', '.pycache');
+  }
   const started = Date.now();
   const child = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
   const seconds = (Date.now() - started) / 1000;
+  const loadAfter = os.loadavg()[0];
   if (child.status !== 0) {
     const why = child.signal ? `killed by ${child.signal}` : `exit code ${child.status}`;
-    return { error: `${why}: ${(child.stderr || '').trim().split('\n').slice(-3).join(' | ')}`, seconds };
+    return { error: `${why}: ${(child.stderr || '').trim().split('\n').slice(-3).join(' | ')}`, seconds, loadAfter };
   }
   const lines = child.stdout.trim().split('\n');
-  return { ...JSON.parse(lines[lines.length - 1]), seconds };
+  return { ...JSON.parse(lines[lines.length - 1]), seconds, loadAfter };
 }
 
 function machine(opts) {
@@ -159,6 +167,8 @@ function main() {
   }
   info.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   info.wallMinutes = +((Date.now() - started) / 60000).toFixed(1);
+  const loads = results.flatMap((r) => Object.values(r.runs).flat().map((x) => x.loadAfter));
+  info.loadDuringRun = { mean: +(loads.reduce((a, b) => a + b, 0) / loads.length).toFixed(2), max: +Math.max(...loads).toFixed(2) };
   const allRuns = results.flatMap((r) => Object.values(r.runs).flat()).filter((x) => !x.error);
   for (const impl of ['kds', 'pytorch'])
     info[`${impl}TorchVersion`] = [...new Set(allRuns.filter((x) => x.impl === impl).map((x) => x.torchVersion))].join(', ');

@@ -6,9 +6,11 @@
 //   npm run bench:sa                 all configurations (several minutes)
 //   node bench/sa-loss.js --quick    the FAKD setting only, fewer repetitions
 //
-// Printed per run: median seconds per forward+backward over the repetitions (after one warm-up call),
-// VmHWM (peak RSS of the process), and the loss's own peak: VmHWM minus the RSS just before the first call
-// (the runtime and the input feature maps are in that baseline).
+// Printed per run: median wall and CPU seconds per forward+backward over the repetitions (after one
+// warm-up call); VmHWM (peak RSS of the process) after the first call and after all of them; and the
+// loss's own peak: VmHWM after the first call minus the RSS just before it (the runtime, warmed up by one
+// call on a tiny input, and the input feature maps are in that baseline). Speedup and memory ratio are against the plain formula in Python at
+// the same setting and thread count.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -47,46 +49,68 @@ async function child(job) {
   const kds = require(path.join(ROOT, 'dist', 'index.js'));
   kds.setNumThreads(job.threads);
   const { batch, cs, ct, size } = job;
-  let seed = 12345;
-  const random = (n) => {
-    const a = new Float32Array(n);
-    for (let i = 0; i < n; i++) {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      a[i] = seed / 2 ** 31 - 1;
-    }
-    return a;
+  const read = (name, channels) => {
+    const bytes = fs.readFileSync(path.join(job.inputs, `${name}.f32`));
+    const data = new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+    return kds.Tensor.from({ data, shape: [batch, channels, size, size] });
   };
-  const student = kds.Tensor.from({ data: random(batch * cs * size * size), shape: [batch, cs, size, size] });
-  const teacher = kds.Tensor.from({ data: random(batch * ct * size * size), shape: [batch, ct, size, size] });
+  const student = read('student', cs);
+  const teacher = read('teacher', ct);
+  // One tiny call starts the runtime's threads and buffers, which are not the loss's memory.
+  const tiny = (channels) => ({ data: new Float32Array(2 * channels * 64).fill(0.5).map((v, i) => v + (i % 7)), shape: [2, channels, 8, 8] });
+  (await kds.spatialAffinityLoss(tiny(cs), tiny(ct), { impl: job.impl })).grad.dispose();
+  global.gc(); // the file buffers are garbage now: free them before the baseline, not during the calls
   const baseline = status('VmRSS');
   const times = [];
+  const cpuTimes = [];
   let loss = 0;
+  let firstHwm = 0;
   for (let r = 0; r <= job.reps; r++) {
     const t0 = process.hrtime.bigint();
+    const c0 = process.cpuUsage();
     const out = await kds.spatialAffinityLoss(student, teacher, { impl: job.impl });
     const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = process.cpuUsage(c0);
     loss = out.loss;
     out.grad.dispose();
-    if (r > 0) times.push(dt); // r = 0 warms up
+    if (r === 0) firstHwm = status('VmHWM'); // r = 0 warms up; its peak is one call's peak
+    else {
+      times.push(dt);
+      cpuTimes.push((cpu.user + cpu.system) / 1e6);
+    }
   }
   const hwm = status('VmHWM');
   const info = kds.info();
-  process.stdout.write(JSON.stringify({ seconds: median(times), times, hwm, baseline, loss, threads: kds.getNumThreads(), torch: info.torchVersion }) + '\n');
+  const result = { seconds: median(times), cpuSeconds: median(cpuTimes), times, hwm, firstHwm, baseline, loss, threads: kds.getNumThreads(), torch: info.torchVersion };
+  process.stdout.write(JSON.stringify(result) + '\n');
 }
 
 // --- the driver ------------------------------------------------------------------------------------------
-function run(kind, setting, impl, threads, reps) {
-  const job = { ...setting, impl, threads, reps };
-  const env = { ...process.env, OMP_NUM_THREADS: String(threads) };
+function pythonEnv() {
+  return { ...process.env, PYTHONPATH: require(path.join(ROOT, 'scripts', 'libtorch.js')).pythonPathForTorch() };
+}
+
+// Both sides read the same inputs, written once per setting (so their loss values can be compared).
+function makeInputs(setting, dir) {
+  const p = spawnSync('python3', [path.join(__dirname, 'sa_loss_plain.py'), '--make-inputs', JSON.stringify({ ...setting, inputs: dir })], {
+    env: pythonEnv(),
+    encoding: 'utf8',
+  });
+  if (p.status !== 0) throw new Error(`making inputs failed: ${p.stderr}`);
+}
+
+function run(kind, setting, impl, threads, reps, extraEnv = {}, inputs = '') {
+  const job = { ...setting, impl, threads, reps, inputs };
+  const env = { ...process.env, OMP_NUM_THREADS: String(threads), ...extraEnv };
   let cmd;
   let args;
   if (kind === 'node') {
     cmd = process.execPath;
-    args = [__filename, '--child', JSON.stringify(job)];
+    args = ['--expose-gc', __filename, '--child', JSON.stringify(job)];
   } else {
     cmd = 'python3';
     args = [path.join(__dirname, 'sa_loss_plain.py'), JSON.stringify(job)];
-    env.PYTHONPATH = require(path.join(ROOT, 'scripts', 'libtorch.js')).pythonPathForTorch();
+    env.PYTHONPATH = pythonEnv().PYTHONPATH;
   }
   const p = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
   if (p.status !== 0) return { error: (p.stderr || `exit ${p.status} (signal ${p.signal})`).trim().split('\n').slice(-3).join(' ') };
@@ -104,36 +128,56 @@ function main() {
   console.log(`CPU: ${cpu}, ${os.cpus().length} logical cores; load average at start ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   const rows = [];
   const settings = quick ? SETTINGS.slice(0, 1) : SETTINGS;
+  const inputs = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-bench-sa-'));
   for (const s of settings) {
     const label = `${s.name}, B ${s.batch}, C ${s.cs} vs ${s.ct}`;
+    makeInputs(s, inputs);
     const fakd = s === SETTINGS[0];
+    // glibc keeps freed blocks of up to 32 MB in its per-thread arenas once its adaptive mmap threshold has
+    // grown, and the calls run on different libuv threads: RSS creeps up over calls. A fixed threshold
+    // (the extra row) shows how much of the all-calls peak is that retention.
+    const fixedThreshold = { MALLOC_MMAP_THRESHOLD_: String(1 << 20) };
     const runs = [
       ['kds fused (Node)', 'node', 'fused', 2, quick ? 3 : fakd ? 7 : 3],
-      ...(fakd && !quick ? [['kds fused (Node)', 'node', 'fused', 1, 5]] : []),
+      ...(fakd && !quick
+        ? [
+            ['kds fused (Node)', 'node', 'fused', 1, 5],
+            ['kds fused (Node), MALLOC_MMAP_THRESHOLD_=1 MB', 'node', 'fused', 2, 7, fixedThreshold],
+          ]
+        : []),
       ['plain, PyTorch (Python)', 'python', 'plain', 2, quick ? 2 : 3],
       ...(fakd && !quick ? [['plain, PyTorch (Python)', 'python', 'plain', 1, 3], ['kds plain (Node)', 'node', 'plain', 2, 3]] : []),
     ];
-    for (const [who, kind, impl, threads, reps] of runs) {
+    for (const [who, kind, impl, threads, reps, extraEnv] of runs) {
       let result;
       if (impl === 'plain' && plainBytes(s) > 0.7 * os.freemem()) {
         result = { skipped: `not run: needs ~${(plainBytes(s) / 2 ** 30).toFixed(1)} GB, ${(os.freemem() / 2 ** 30).toFixed(1)} GB free` };
       } else {
-        result = run(kind, s, impl, threads, reps);
+        result = run(kind, s, impl, threads, reps, extraEnv, inputs);
       }
       const row = { setting: label, who, threads, reps, ...result };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
   }
-  console.log('\n| setting | implementation | threads | median s (reps) | peak RSS (VmHWM) | loss peak (VmHWM - RSS before) | torch |');
-  console.log('|---|---|---|---|---|---|---|');
+  fs.rmSync(inputs, { recursive: true, force: true });
+  console.log('\n| setting | implementation | threads | median s (reps) | median CPU s | peak RSS, 1st call | peak RSS, all calls | loss peak, 1st call | speedup | less memory | loss value |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of rows) {
     if (r.skipped || r.error) {
-      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | |`);
-    } else {
-      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${mb(r.hwm)} | ${mb(r.hwm - r.baseline)} | ${r.torch} |`);
+      console.log(`| ${r.setting} | ${r.who} | ${r.threads} | ${r.skipped || 'failed: ' + r.error} | | | | | | | |`);
+      continue;
     }
+    // against the plain formula in Python with the same setting and thread count
+    const plain = rows.find((p) => p.setting === r.setting && p.who.startsWith('plain,') && p.threads === r.threads && p.seconds);
+    const ratio = plain && r !== plain ? `${(plain.seconds / r.seconds).toFixed(1)}x` : '';
+    const memRatio = plain && r !== plain ? `${((plain.firstHwm - plain.baseline) / (r.firstHwm - r.baseline)).toFixed(1)}x` : '';
+    console.log(
+      `| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${r.cpuSeconds.toFixed(3)} | ${mb(r.firstHwm)} | ${mb(r.hwm)} | ` +
+        `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} | ${r.loss.toPrecision(7)} |`,
+    );
   }
+  console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain,'))?.torch ?? '?'}`);
 }
 
 const done = main();

@@ -23,7 +23,7 @@ def build():
         sources=[os.path.join(ROOT, p) for p in ('bench/sa_loss_torch_ext.cc', 'native/losses/affinity.cc',
                                                  'native/losses/affinity_fused.cc', 'native/core/tensor.cc')],
         extra_include_paths=[os.path.join(ROOT, 'native')],
-        extra_cflags=['-O3', '-std=c++17'],
+        extra_cflags=['-O3'],
         verbose=False,
     )
     return ext, time.time() - t0
@@ -97,7 +97,7 @@ def bench(ext, device, setting, reps, run_plain):
     teacher = torch.randn(b, ct, size, size, generator=gen).to(device)
     n = size * size
     out = {'bench': f'B {b}, C {cs} vs {ct}, {size}x{size}', 'device': torch.cuda.get_device_name(device),
-           'tile': ext.choose_tile(b, n, 4, device)}
+           'tiles': ext.choose_tiles(b, n, 4, device)}
     out['fused_s'], peak = timed(lambda s, t: ext.sa_loss(s, t, 'fused', 0, 'none', 2, 1e-8), student, teacher, reps, device)
     out['fused_peak_MB'] = round(peak / 2 ** 20)
     free, _ = torch.cuda.mem_get_info(device)
@@ -126,6 +126,8 @@ def main():
     ]
     for case in cases:
         check(ext, device, case)
+    if not device.startswith('cuda'):
+        return
     settings = [(16, 64, 256, 48)] if args.quick else [(16, 64, 256, 48), (16, 64, 256, 96), (4, 64, 256, 128)]
     for setting in settings:
         bench(ext, device, setting, 5, True)

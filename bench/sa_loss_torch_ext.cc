@@ -2,6 +2,8 @@
 // very C++ the addon runs, on any device PyTorch has (CUDA included), without Node.
 #include <torch/extension.h>
 
+#include <vector>
+
 #include "losses/affinity.h"
 #include "losses/affinity_fused.h"
 
@@ -13,13 +15,14 @@ torch::Tensor saLoss(const torch::Tensor& student, const torch::Tensor& teacher,
   return kds::affinityLoss(student, teacher, options);
 }
 
-int64_t chooseTile(int64_t batch, int64_t pixels, int64_t elementSize, const std::string& device) {
-  return kds::chooseAffinityTile(batch, pixels, elementSize, torch::Device(device));
+std::vector<int64_t> chooseTiles(int64_t batch, int64_t pixels, int64_t elementSize, const std::string& device) {
+  const auto tiles = kds::chooseAffinityTiles(batch, pixels, elementSize, torch::Device(device));
+  return {tiles.rows, tiles.cols};
 }
 
 }  // namespace
 
 PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
   m.def("sa_loss", &saLoss, "kds SA loss (differentiable w.r.t. the student)");
-  m.def("choose_tile", &chooseTile, "kds::chooseAffinityTile");
+  m.def("choose_tiles", &chooseTiles, "kds::chooseAffinityTiles: [rows, cols]");
 }

@@ -218,7 +218,13 @@ export class KDS {
     return this.#enqueue('loadCheckpoint', async () => {
       if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
       const text = await awaitNative(() => this.#session.loadCheckpoint(path));
-      return text ? (JSON.parse(text) as unknown) : null;
+      if (!text) return null;
+      try {
+        return JSON.parse(text) as unknown;
+      } catch (err) {
+        // Only a file altered after kds wrote it gets here (its CRCs were made to fit).
+        throw new KDSError('E_FILE', `checkpoint '${path}': its extra is not valid JSON (${(err as Error).message}); the weights and optimiser state were restored`, { cause: err });
+      }
     });
   }
 

@@ -105,7 +105,7 @@ function positiveNumber(value: unknown, name: string): number {
 // Rejects non-objects and unknown keys, so that a typo ('nResBlocks') is an error, not a silent default.
 function checkObject(options: unknown, name: string, known: string[]): void {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new KDSError('E_ARG', `${name} options must be an object, got ${options === null ? 'null' : typeof options}`);
+    throw new KDSError('E_ARG', `${name}: options must be an object, got ${options === null ? 'null' : typeof options}`);
   for (const key of Object.keys(options))
     if (!known.includes(key)) throw new KDSError('E_ARG', `${name}: unknown option '${key}': expected ${known.join(', ')}`);
 }

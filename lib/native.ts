@@ -123,7 +123,10 @@ export interface NativeBuildInfo {
 }
 
 export interface NativeAddon extends NativeDataAddon {
-  NativeTensor: new (data: Float32Array, shape: readonly number[]) => NativeTensor;
+  NativeTensor: (new (data: Float32Array, shape: readonly number[]) => NativeTensor) & {
+    /** V8's total of native memory reported with AdjustExternalMemory (tensors and models); for tests. */
+    externalMemory(): number;
+  };
   NativeModel: new (...args: never[]) => NativeModel;
   NativeSession: new () => NativeSession;
   createEdsr(options: Record<string, number>): NativeModel;

@@ -58,7 +58,8 @@ function fromLocal() {
 function installLocal(log) {
   log(`kds: no LibTorch found; installing ${CPU_WHEEL} with pip into ${path.relative(process.cwd(), LOCAL_DIR) || LOCAL_DIR} ...`);
   // With its Python dependencies, so that the test fixtures can `import torch` from the same folder.
-  const args = ['-m', 'pip', 'install', '--no-compile', '--disable-pip-version-check', '--target', LOCAL_DIR, CPU_WHEEL];
+  // --retries 0: an unreachable index (offline machines with local mirrors) fails fast instead of backing off.
+  const args = ['-m', 'pip', 'install', '--no-compile', '--disable-pip-version-check', '--retries', '0', '--target', LOCAL_DIR, CPU_WHEEL];
   try {
     execFileSync('python3', args, { stdio: ['ignore', 'inherit', 'inherit'] });
   } catch (err) {

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { info, KDS, loadTorchScript, manualSeed, models, setNumThreads, Tensor } from '../dist/index.js';
-import { expectKDSError, values } from './helpers/assertions.mjs';
+import { expectKDSError, lossParts, values } from './helpers/assertions.mjs';
 import { randomImage } from './helpers/images.mjs';
 import { makeTempDir, removeDir, runFixture } from './helpers/python.mjs';
 
@@ -49,7 +49,7 @@ async function expectNoHarm(make, spoil, { settle = () => {}, unset = false } = 
   settle(kds);
   settle(twin);
   const losses = await kds.train(LR, HR);
-  assert.deepEqual(losses, await twin.train(LR, HR), 'the valid step after the failures differs from a clean session');
+  assert.deepEqual(lossParts(losses), lossParts(await twin.train(LR, HR)), 'the valid step after the failures differs from a clean session');
   assert.deepEqual(await outputOf(m.student), await outputOf(t.student), 'the weights after the valid step differ');
   assert.notDeepEqual(await outputOf(m.student), initial, 'the valid step did not train');
   await kds.dispose();

@@ -16,6 +16,7 @@ class Tensor {
   virtual Shape shape() const = 0;
   virtual std::string device() const = 0;
   virtual size_t numel() const = 0;
+  virtual size_t nbytes() const = 0;  // the memory this tensor's values take
   // Copies the values as contiguous float32 into dst, which holds numel() floats.
   virtual void copyTo(float* dst) const = 0;
 };

@@ -12,6 +12,7 @@ class TorchTensor final : public Tensor {
   Shape shape() const override { return t_.sizes().vec(); }
   std::string device() const override { return t_.device().str(); }
   size_t numel() const override { return static_cast<size_t>(t_.numel()); }
+  size_t nbytes() const override { return t_.nbytes(); }
   void copyTo(float* dst) const override;
   const torch::Tensor& value() const { return t_; }
 

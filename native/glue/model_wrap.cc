@@ -32,10 +32,23 @@ ModelWrap* ModelWrap::unwrapIf(Napi::Value value) {
   return ModelWrap::Unwrap(value.As<Napi::Object>());
 }
 
-ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info) {
+ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info), env_(info.Env()) {
   if (info.Length() != 1 || !info[0].IsExternal())
     throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr() or loadTorchScript()");
-  model_ = *info[0].As<Napi::External<ModelPtr>>().Data();
+  // take the reference out of the holder: dispose() must drop it now, not when the GC frees the External
+  model_ = std::move(*info[0].As<Napi::External<ModelPtr>>().Data());
+  if (model_) {
+    reportedBytes_ = model_->parameterCount() * static_cast<int64_t>(sizeof(float));
+    Napi::MemoryManagement::AdjustExternalMemory(env_, reportedBytes_);
+  }
+}
+
+ModelWrap::~ModelWrap() { release(); }
+
+void ModelWrap::release() {
+  model_.reset();
+  if (reportedBytes_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -reportedBytes_);
+  reportedBytes_ = 0;
 }
 
 const ModelPtr& ModelWrap::model(Napi::Env env) const {
@@ -134,7 +147,7 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
       {info.This()});
 }
 
-void ModelWrap::dispose(const Napi::CallbackInfo&) { model_.reset(); }
+void ModelWrap::dispose(const Napi::CallbackInfo&) { release(); }
 
 Napi::Value createEdsr(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -13,6 +13,7 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   static ModelWrap* unwrapIf(Napi::Value value);
 
   explicit ModelWrap(const Napi::CallbackInfo& info);
+  ~ModelWrap() override;
   const ModelPtr& model(Napi::Env env) const;
 
  private:
@@ -27,8 +28,12 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value loadStateDict(const Napi::CallbackInfo& info);
   Napi::Value summary(const Napi::CallbackInfo& info);
   void dispose(const Napi::CallbackInfo& info);
+  void release();
 
   ModelPtr model_;
+  // Parameter bytes reported to V8 (AdjustExternalMemory) while this handle holds the model.
+  Napi::Env env_;
+  int64_t reportedBytes_ = 0;
 };
 
 // createEdsr(options): NativeModel (synchronous: building is quick).

@@ -11,13 +11,18 @@ Napi::Function TensorWrap::define(Napi::Env env) {
   return DefineClass(env, "NativeTensor",
                      {InstanceAccessor<&TensorWrap::shape>("shape"), InstanceAccessor<&TensorWrap::device>("device"),
                       InstanceMethod<&TensorWrap::toFloat32Array>("toFloat32Array"),
-                      InstanceMethod<&TensorWrap::dispose>("dispose")});
+                      InstanceMethod<&TensorWrap::dispose>("dispose"),
+                      StaticMethod<&TensorWrap::externalMemory>("externalMemory")});
 }
 
 Napi::Object TensorWrap::create(Napi::Env env, TensorPtr tensor) {
   auto* holder = new TensorPtr(std::move(tensor));
   auto external = Napi::External<TensorPtr>::New(env, holder, [](Napi::Env, TensorPtr* p) { delete p; });
   return addonData(env).tensorClass.New({external});
+}
+
+Napi::Value TensorWrap::externalMemory(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(Napi::MemoryManagement::AdjustExternalMemory(info.Env(), 0)));
 }
 
 TensorWrap* TensorWrap::unwrapIf(Napi::Value value) {
@@ -28,20 +33,32 @@ TensorWrap* TensorWrap::unwrapIf(Napi::Value value) {
 }
 
 // new NativeTensor(external) from C++, or new NativeTensor(data: Float32Array, shape: number[]) from JS.
-TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info) {
+TensorWrap::TensorWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<TensorWrap>(info), env_(info.Env()) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
     if (info.Length() == 1 && info[0].IsExternal()) {
       // take the reference out of the holder: dispose() must free the tensor now, not when the GC runs
       tensor_ = std::move(*info[0].As<Napi::External<TensorPtr>>().Data());
-      return;
+    } else {
+      std::vector<Napi::Value> keep;
+      auto obj = Napi::Object::New(env);
+      obj.Set("data", info[0]);
+      obj.Set("shape", info[1]);
+      tensor_ = readTensorArg(obj, "tensor", keep).resolve();
     }
-    std::vector<Napi::Value> keep;
-    auto obj = Napi::Object::New(env);
-    obj.Set("data", info[0]);
-    obj.Set("shape", info[1]);
-    tensor_ = readTensorArg(obj, "tensor", keep).resolve();
+    if (tensor_) {
+      reportedBytes_ = static_cast<int64_t>(tensor_->nbytes());
+      Napi::MemoryManagement::AdjustExternalMemory(env, reportedBytes_);
+    }
   });
+}
+
+TensorWrap::~TensorWrap() { release(); }
+
+void TensorWrap::release() {
+  tensor_.reset();
+  if (reportedBytes_ != 0) Napi::MemoryManagement::AdjustExternalMemory(env_, -reportedBytes_);
+  reportedBytes_ = 0;
 }
 
 const TensorPtr& TensorWrap::tensor(Napi::Env env) const {
@@ -69,7 +86,7 @@ Napi::Value TensorWrap::toFloat32Array(const Napi::CallbackInfo& info) {
   return out;
 }
 
-void TensorWrap::dispose(const Napi::CallbackInfo&) { tensor_.reset(); }
+void TensorWrap::dispose(const Napi::CallbackInfo&) { release(); }
 
 TensorArg readTensorArg(Napi::Value value, const std::string& name, std::vector<Napi::Value>& keepAlive) {
   Napi::Env env = value.Env();

@@ -14,8 +14,12 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   static Napi::Function define(Napi::Env env);
   static Napi::Object create(Napi::Env env, TensorPtr tensor);
   static TensorWrap* unwrapIf(Napi::Value value);  // nullptr when value is not a NativeTensor
+  // NativeTensor.externalMemory(): V8's running total of native memory reported by AdjustExternalMemory
+  // (all tensors and models), for tests.
+  static Napi::Value externalMemory(const Napi::CallbackInfo& info);
 
   explicit TensorWrap(const Napi::CallbackInfo& info);
+  ~TensorWrap() override;
   const TensorPtr& tensor(Napi::Env env) const;
 
  private:
@@ -23,8 +27,12 @@ class TensorWrap : public Napi::ObjectWrap<TensorWrap> {
   Napi::Value device(const Napi::CallbackInfo& info);
   Napi::Value toFloat32Array(const Napi::CallbackInfo& info);
   void dispose(const Napi::CallbackInfo& info);
+  void release();
 
   TensorPtr tensor_;
+  // What this handle told V8 it holds (AdjustExternalMemory), so the GC sees native memory pressure.
+  Napi::Env env_;
+  int64_t reportedBytes_ = 0;
 };
 
 // A tensor argument that a worker thread turns into a core tensor: either a NativeTensor or

@@ -4,6 +4,7 @@
 #include "core/runtime.h"
 #include "io/atomic_file.h"
 #include "io/python_pickle.h"
+#include "io/torch_save.h"
 #include "io/zip_check.h"
 
 namespace kds {
@@ -17,13 +18,25 @@ c10::Dict<std::string, torch::Tensor> toDict(const NamedTensors& tensors) {
   return dict;
 }
 
-NamedTensors fromDict(const c10::IValue& value, const std::string& field, const std::string& path) {
-  if (!value.isGenericDict()) throw Error(ErrorCode::File, "checkpoint '" + path + "': field '" + field + "' is not a dict");
+// kds's own torch.save reader (io/torch_save), not torch::pickle_load: LibTorch's unpickler crashes on
+// crafted files that pass the CRC check (a pickle of a million nested lists overflows its stack).
+[[noreturn]] void notACheckpoint(const std::string& path, const std::string& why) {
+  throw Error(ErrorCode::File, "'" + path + "' is not a kds checkpoint (" + why + ")");
+}
+
+PickledPtr field(const PickledValue& dict, const char* name, const std::string& path) {
+  for (const auto& [k, v] : dict.entries)
+    if (k->kind == PickledValue::Kind::String && k->text == name) return v;
+  notACheckpoint(path, std::string("no '") + name + "' field");
+}
+
+NamedTensors tensorsOf(const PickledValue& value, const std::string& name, const std::string& path) {
+  if (value.kind != PickledValue::Kind::Dict) notACheckpoint(path, "field '" + name + "' is not a dict");
   NamedTensors out;
-  for (const auto& entry : value.toGenericDict()) {
-    if (!entry.key().isString() || !entry.value().isTensor())
-      throw Error(ErrorCode::File, "checkpoint '" + path + "': field '" + field + "' must map names to tensors");
-    out.emplace_back(entry.key().toStringRef(), entry.value().toTensor());
+  for (const auto& [k, v] : value.entries) {
+    if (k->kind != PickledValue::Kind::String || v->kind != PickledValue::Kind::Tensor)
+      notACheckpoint(path, "field '" + name + "' must map names to tensors");
+    out.emplace_back(k->text, v->tensor);
   }
   return out;
 }
@@ -43,29 +56,21 @@ void writeCheckpoint(const std::string& path, const Checkpoint& c) {
 
 Checkpoint readCheckpoint(const std::string& path) {
   auto bytes = readWholeFile(path, "checkpoint");
-  checkZipIntegrity(bytes, "checkpoint", path);
-  c10::IValue value = translateTorchErrors(ErrorCode::File, "'" + path + "' is not a kds checkpoint", [&] {
-    return torch::pickle_load(bytes);
-  });
-  auto field = [&](const char* name) -> c10::IValue {
-    if (!value.isGenericDict()) throw Error(ErrorCode::File, "'" + path + "' is not a kds checkpoint (not a dict)");
-    auto dict = value.toGenericDict();
-    auto it = dict.find(c10::IValue(std::string(name)));
-    if (it == dict.end()) throw Error(ErrorCode::File, "'" + path + "' is not a kds checkpoint (no '" + name + "' field)");
-    return it->value();
-  };
-  auto format = field("format");
-  if (!format.isString() || format.toStringRef() != kFormat)
+  checkZipIntegrity(bytes, "a kds checkpoint", path);
+  PickledPtr root = readTorchSave(bytes, path);
+  if (root->kind != PickledValue::Kind::Dict) notACheckpoint(path, "it holds " + root->describe() + ", not a dict");
+  auto format = field(*root, "format", path);
+  if (format->kind != PickledValue::Kind::String || format->text != kFormat)
     throw Error(ErrorCode::File, "'" + path + "' is not a " + kFormat + " file");
   Checkpoint c;
-  c.student = fromDict(field("student"), "student", path);
-  c.optimizer = fromDict(field("optimizer"), "optimizer", path);
-  auto steps = field("steps"), rng = field("rng"), extra = field("extra");
-  if (!steps.isInt() || !rng.isTensor() || !extra.isString())
+  c.student = tensorsOf(*field(*root, "student", path), "student", path);
+  c.optimizer = tensorsOf(*field(*root, "optimizer", path), "optimizer", path);
+  auto steps = field(*root, "steps", path), rng = field(*root, "rng", path), extra = field(*root, "extra", path);
+  if (steps->kind != PickledValue::Kind::Int || rng->kind != PickledValue::Kind::Tensor || extra->kind != PickledValue::Kind::String)
     throw Error(ErrorCode::File, "checkpoint '" + path + "' has fields of the wrong type");
-  c.steps = steps.toInt();
-  c.rng = rng.toTensor();
-  c.extra = extra.toStringRef();
+  c.steps = steps->integer;
+  c.rng = rng->tensor;
+  c.extra = extra->text;
   return c;
 }
 

@@ -50,7 +50,7 @@ std::string listKeys(const std::string& title, const std::vector<std::string>& k
 NamedTensors readStateDict(const std::string& path) {
   auto bytes = readWholeFile(path, "state dict");
   // Zip archives (torch.save since 1.6) are checked before parsing; the legacy format has no checksums.
-  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) checkZipIntegrity(bytes, "state dict", path);
+  if (bytes.size() >= 4 && std::memcmp(bytes.data(), "PK\x03\x04", 4) == 0) checkZipIntegrity(bytes, "a state dict saved by torch.save", path);
   auto value = unwrapContainer(readTorchSave(bytes, path));
   if (value->kind == PickledValue::Kind::Object && value->text.rfind("__torch__.", 0) == 0)
     throw Error(ErrorCode::File, "'" + path + "' is a TorchScript module (" + value->text + "), not a state dict: load it with loadTorchScript()");

@@ -30,9 +30,35 @@ std::string PickledValue::describe() const {
   return "a value";
 }
 
+PickledValue::~PickledValue() {
+  std::vector<std::shared_ptr<PickledValue>> orphans;
+  auto adopt = [&orphans](PickledValue& v) {
+    for (auto& item : v.items) orphans.push_back(std::move(item));
+    for (auto& [key, value] : v.entries) {
+      orphans.push_back(std::move(key));
+      orphans.push_back(std::move(value));
+    }
+    v.items.clear();
+    v.entries.clear();
+  };
+  adopt(*this);
+  while (!orphans.empty()) {
+    auto last = std::move(orphans.back());
+    orphans.pop_back();
+    // The last owner empties it first, so its own destructor finds nothing to recurse into.
+    if (last && last.use_count() == 1) adopt(*last);
+  }
+}
+
 namespace {
 
 using Kind = PickledValue::Kind;
+
+// Tensor sizes, strides and offsets come from the file: arithmetic on them must not overflow.
+bool mulAdd(int64_t a, int64_t b, int64_t& acc) {
+  int64_t product;
+  return !__builtin_mul_overflow(a, b, &product) && !__builtin_add_overflow(acc, product, &acc);
+}
 
 [[noreturn]] void damaged(const std::string& path, const std::string& what) {
   throw Error(ErrorCode::File, "'" + path + "' is not a state dict saved by torch.save, or it is damaged: " + what);
@@ -178,7 +204,7 @@ class Unpickler {
     dict.entries.emplace_back(key, value);
   }
   PickledPtr persistentLoad(const PickledPtr& pid);
-  PickledPtr call(const PickledPtr& callable, const PickledPtr& args);
+  PickledPtr call(const PickledPtr& callable, const PickledPtr& args, int depth = 0);
   PickledPtr rebuildTensor(const PickledPtr& args);
   std::vector<int64_t> intTuple(const PickledPtr& v, const char* what) {
     if (v->kind != Kind::Tuple && v->kind != Kind::List) fail(std::string("a tensor's ") + what + " is not a tuple");
@@ -238,7 +264,7 @@ PickledPtr Unpickler::rebuildTensor(const PickledPtr& args) {
   return node;
 }
 
-PickledPtr Unpickler::call(const PickledPtr& callable, const PickledPtr& args) {
+PickledPtr Unpickler::call(const PickledPtr& callable, const PickledPtr& args, int depth) {
   if (callable->kind != Kind::Global) {
     auto obj = make(Kind::Object);  // a call of something that is not a named class or function
     obj->text = "unknown";
@@ -262,7 +288,9 @@ PickledPtr Unpickler::call(const PickledPtr& callable, const PickledPtr& args) {
   }
   if (name == "torch._tensor._rebuild_from_type_v2") {  // (function, type, args, state): a tensor subclass
     if (a.size() < 3) fail("a tensor rebuilt from too few arguments");
-    return call(a[0], a[2]);
+    // torch.save nests this once; a crafted pickle can make it refer to itself.
+    if (depth >= 8) fail("tensor subclass rebuilds nested too deeply");
+    return call(a[0], a[2], depth + 1);
   }
   if (name == "torch.jit._pickle.restore_type_tag") {  // (value, type string): LibTorch's typed containers
     if (a.empty()) fail("an empty type tag");
@@ -481,16 +509,18 @@ void buildTensors(Unpickler& unpickler, const std::function<std::pair<const char
     auto base = storages[ref.key];
     if (!base.defined()) {
       auto [data, size] = bytesOf(ref.key);
-      const size_t bytes = static_cast<size_t>(ref.numel) * c10::elementSize(ref.dtype);
-      if (ref.numel < 0 || size < bytes)
-        damaged(path, "storage " + ref.key + " holds " + std::to_string(size) + " bytes, its tensors need " + std::to_string(bytes));
+      const size_t elementSize = c10::elementSize(ref.dtype);
+      if (ref.numel < 0 || static_cast<uint64_t>(ref.numel) > size / elementSize)
+        damaged(path, "storage " + ref.key + " holds " + std::to_string(size) + " bytes, its tensors need " +
+                          std::to_string(ref.numel) + " elements of " + std::to_string(elementSize) + " bytes");
+      const size_t bytes = static_cast<size_t>(ref.numel) * elementSize;
       base = torch::empty({ref.numel}, torch::TensorOptions().dtype(ref.dtype));
       std::memcpy(base.data_ptr(), data, bytes);
       storages[ref.key] = base;
     }
     auto flat = base;
     if (ref.viewNumel >= 0) {
-      if (ref.viewOffset < 0 || ref.viewOffset + ref.viewNumel > base.numel())
+      if (ref.viewOffset < 0 || ref.viewOffset > base.numel() || ref.viewNumel > base.numel() - ref.viewOffset)
         damaged(path, "a storage view lies outside its storage");
       flat = base.narrow(0, ref.viewOffset, ref.viewNumel);
     }
@@ -499,8 +529,12 @@ void buildTensors(Unpickler& unpickler, const std::function<std::pair<const char
     for (size_t d = 0; d < recipe.sizes.size(); ++d) {
       if (recipe.sizes[d] < 0 || recipe.strides[d] < 0) damaged(path, "a negative tensor size or stride");
       if (recipe.sizes[d] == 0) empty = true;
-      else last += (recipe.sizes[d] - 1) * recipe.strides[d];
+      else if (!mulAdd(recipe.sizes[d] - 1, recipe.strides[d], last)) damaged(path, "a tensor size or stride too large");
     }
+    // An empty tensor's other sizes are not bounded by the storage: keep their product sane too.
+    int64_t numel = 1;
+    for (auto size : recipe.sizes)
+      if (__builtin_mul_overflow(numel, size, &numel)) damaged(path, "a tensor size too large");
     if (!empty && (recipe.offset < 0 || last >= flat.numel()))
       damaged(path, "a tensor reaches beyond its storage");
     node->tensor = empty ? torch::empty(recipe.sizes, base.options())
@@ -577,11 +611,63 @@ PickledPtr readLegacy(const std::vector<char>& bytes, const std::string& path) {
   return root;
 }
 
+// The deepest nesting of containers below `root`, stopping early past `limit` (iterative; shared and
+// cyclic references are visited once).
+int nestingDepth(const PickledPtr& root, int limit) {
+  std::vector<std::pair<const PickledValue*, int>> todo{{root.get(), 1}};
+  std::unordered_map<const PickledValue*, bool> seen;
+  int deepest = 0;
+  while (!todo.empty() && deepest <= limit) {
+    auto [node, depth] = todo.back();
+    todo.pop_back();
+    if (!seen.emplace(node, true).second) continue;
+    deepest = std::max(deepest, depth);
+    for (const auto& item : node->items) todo.emplace_back(item.get(), depth + 1);
+    for (const auto& [k, v] : node->entries) {
+      todo.emplace_back(k.get(), depth + 1);
+      todo.emplace_back(v.get(), depth + 1);
+    }
+  }
+  return deepest;
+}
+
 }  // namespace
+
+void checkPickleNesting(const std::vector<char>& bytes, const std::string& what, const std::string& path) {
+  constexpr int kMaxDepth = 1000;  // real pickles nest a few dozen levels at most
+  std::string tooDeep;
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
+    for (const auto& name : reader.getAllRecords()) {
+      if (name.size() < 3 || name.compare(name.size() - 3, 3, "pkl") != 0) continue;
+      int depth = 0;
+      try {
+        auto [data, size] = reader.getRecord(name);
+        Unpickler unpickler(static_cast<const char*>(data.get()), size, path);
+        size_t pos = 0;
+        depth = nestingDepth(unpickler.load(pos), kMaxDepth);
+      } catch (const std::exception&) {
+        continue;  // a pickle kds's reader does not understand: LibTorch judges it
+      }
+      if (depth > kMaxDepth) {
+        tooDeep = name;
+        break;
+      }
+    }
+  } catch (const std::exception&) {
+    return;  // an archive LibTorch cannot open: it will say so itself, as E_FILE
+  }
+  if (!tooDeep.empty())
+    throw Error(ErrorCode::File, what + " '" + path + "' is corrupt: its record " + tooDeep + " nests more than " +
+                                     std::to_string(kMaxDepth) + " levels deep");
+}
 
 PickledPtr readTorchSave(const std::vector<char>& bytes, const std::string& path) {
   const bool zip = bytes.size() >= 4 && bytes[0] == 'P' && bytes[1] == 'K' && bytes[2] == 3 && bytes[3] == 4;
-  return zip ? readZip(bytes, path) : readLegacy(bytes, path);
+  // LibTorch errors while rebuilding tensors from a damaged file are file errors too.
+  return translateTorchErrors(ErrorCode::File, "'" + path + "' is not a state dict saved by torch.save, or it is damaged",
+                              [&] { return zip ? readZip(bytes, path) : readLegacy(bytes, path); });
 }
 
 }  // namespace kds

@@ -30,12 +30,25 @@ struct PickledValue {
   std::vector<std::pair<std::shared_ptr<PickledValue>, std::shared_ptr<PickledValue>>> entries;  // Dict, in order
   torch::Tensor tensor;
 
+  PickledValue() = default;
+  PickledValue(const PickledValue&) = delete;
+  PickledValue& operator=(const PickledValue&) = delete;
+  // Frees nested containers with a loop, not recursion: a crafted pickle of a million nested lists
+  // (two bytes each) would otherwise overflow the stack when the tree is destroyed.
+  ~PickledValue();
+
   std::string describe() const;  // "a dict", "a tensor", "an object of class argparse.Namespace", ...
 };
 using PickledPtr = std::shared_ptr<PickledValue>;
 
 // Parses a whole torch.save file. Errors are kds::Error E_FILE naming `path`.
 PickledPtr readTorchSave(const std::vector<char>& bytes, const std::string& path);
+
+// For archives that LibTorch parses itself (TorchScript): throws E_FILE if a pickle in the zip archive
+// `bytes` nests containers deeper than LibTorch's recursive unpickler and destructors survive (a crafted
+// 2 MB pickle of a million nested lists crashes torch::jit::load). Pickles kds cannot read are left to
+// LibTorch to judge.
+void checkPickleNesting(const std::vector<char>& bytes, const std::string& what, const std::string& path);
 
 
 }  // namespace kds

@@ -4,6 +4,9 @@
 #include <cstdint>
 #include <cstring>
 
+#include <caffe2/serialize/in_memory_adapter.h>
+#include <caffe2/serialize/inline_container.h>
+
 #include "api/error.h"
 
 namespace kds {
@@ -40,7 +43,7 @@ class Reader {
     if (offset > size_ || length > size_ - offset) fail("it is truncated or its zip directory is damaged");
   }
   [[noreturn]] void fail(const std::string& why) const {
-    throw Error(ErrorCode::File, what_ + " '" + path_ + "' is corrupt: " + why);
+    throw Error(ErrorCode::File, "'" + path_ + "' is not " + what_ + ": it is corrupt (" + why + ")");
   }
   const unsigned char* at(uint64_t offset) const { return data_ + offset; }
   uint64_t size() const { return size_; }
@@ -59,7 +62,7 @@ constexpr uint32_t kDirectoryEntry = 0x02014b50, kLocalHeader = 0x04034b50;
 void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, const std::string& path) {
   Reader r(bytes, what, path);
   if (r.size() < 22 || r.u(0, 4) != kLocalHeader)
-    throw Error(ErrorCode::File, what + " '" + path + "' is not a PyTorch file (not a zip archive)");
+    throw Error(ErrorCode::File, "'" + path + "' is not " + what + " (not a zip archive)");
   // The end-of-directory record sits in the last 22 + 65535 bytes (it may be followed by a comment).
   uint64_t eocd = UINT64_MAX;
   const uint64_t lowest = r.size() > 22 + 65535 ? r.size() - 22 - 65535 : 0;
@@ -81,6 +84,7 @@ void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, 
     dirOffset = r.u(e64 + 48, 8);
   }
   r.need(dirOffset, dirSize);
+  std::vector<std::pair<std::string, uint32_t>> deflated;  // name, CRC
   uint64_t p = dirOffset;
   for (uint64_t i = 0; i < entries; ++i) {
     if (r.u(p, 4) != kDirectoryEntry) r.fail("damaged zip directory entry");
@@ -107,8 +111,26 @@ void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, 
     if (method == 0) {
       if (compressed != uncompressed) r.fail("inconsistent sizes of '" + name + "'");
       if (crc32(r.at(start), compressed) != crc) r.fail("checksum mismatch in '" + name + "'");
+    } else {
+      deflated.emplace_back(name, static_cast<uint32_t>(crc));
     }
     p += 46 + nameLength + extraLength + commentLength;
+  }
+  if (deflated.empty()) return;
+  // Compressed records (TorchScript code): LibTorch's inflater does not check their CRCs, and damaged code
+  // crashed its TorchScript parser. Inflate them here and compare.
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(
+        std::make_shared<caffe2::serialize::MemoryReadAdapter>(bytes.data(), static_cast<off_t>(bytes.size())));
+    for (const auto& [name, crc] : deflated) {
+      const auto slash = name.find('/');
+      auto [data, size] = reader.getRecord(slash == std::string::npos ? name : name.substr(slash + 1));
+      if (crc32(static_cast<const unsigned char*>(data.get()), size) != crc) r.fail("checksum mismatch in '" + name + "'");
+    }
+  } catch (const Error&) {
+    throw;
+  } catch (const std::exception& e) {
+    r.fail(std::string("a compressed record cannot be read (") + e.what() + ")");
   }
 }
 

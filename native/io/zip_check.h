@@ -7,7 +7,8 @@
 
 namespace kds {
 
-// Throws kds::Error(E_FILE) naming `what` and `path` when `bytes` is not an intact zip archive.
+// Throws kds::Error(E_FILE) "'<path>' is not <what>: ..." when `bytes` is not an intact zip archive;
+// `what` names the expected file, e.g. "a state dict saved by torch.save".
 void checkZipIntegrity(const std::vector<char>& bytes, const std::string& what, const std::string& path);
 
 }  // namespace kds

@@ -1,5 +1,6 @@
 // The SA loss without N x N matrices: tiles of the affinity difference are computed, reduced and
-// dropped. Same value and gradient as affinityLossPlain (up to rounding), on any device.
+// dropped. Same value and gradient as affinityLossPlain (up to rounding), on any device. The gradient is
+// first-order only (it is computed during the forward pass; no double backward).
 #pragma once
 #include <torch/torch.h>
 

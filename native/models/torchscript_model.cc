@@ -5,6 +5,7 @@
 #include "api/error.h"
 #include "core/runtime.h"
 #include "io/atomic_file.h"
+#include "io/torch_save.h"
 #include "io/zip_check.h"
 #include "models/op_counter.h"
 
@@ -113,7 +114,8 @@ void TorchScriptModel::save(const std::string& path) {
 ModelPtr loadTorchScript(const std::string& path) {
   applyThreadSettings();
   auto bytes = readWholeFile(path, "TorchScript file");
-  checkZipIntegrity(bytes, "TorchScript file", path);
+  checkZipIntegrity(bytes, "a TorchScript file written by torch.jit.save", path);
+  checkPickleNesting(bytes, "TorchScript file", path);
   torch::jit::Module module = translateTorchErrors(
       ErrorCode::File, "'" + path + "' is not a TorchScript file written by torch.jit.save", [&] {
         std::istringstream stream(std::string(bytes.begin(), bytes.end()));

@@ -33,6 +33,9 @@ void importAdamState(torch::optim::Adam& adam, const std::vector<torch::Tensor>&
       throw Error(ErrorCode::File, "checkpoint '" + path + "': optimiser state of parameter " + std::to_string(i) +
                                        " is missing or does not match the student's parameter of shape " +
                                        shapeToString(params[i].sizes().vec()));
+    if (step->second.numel() != 1)
+      throw Error(ErrorCode::File, "checkpoint '" + path + "': optimiser step count of parameter " + std::to_string(i) +
+                                       " is not a single number");
     auto s = std::make_unique<torch::optim::AdamParamState>();
     s->step(step->second.item<int64_t>());
     s->exp_avg(avg->second.to(params[i].device(), params[i].scalar_type()).clone());

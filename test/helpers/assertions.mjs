@@ -51,3 +51,8 @@ export async function expectKDSError(fn, code, message) {
   assert.match(error.message, message);
   return error;
 }
+
+/** The loss parts of a train() result, without its wall-clock `timings` (never equal between runs). */
+export function lossParts({ total, DS, TS, SA }) {
+  return { total, DS, TS, SA };
+}
