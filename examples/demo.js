@@ -110,7 +110,7 @@ async function main() {
     title: 'kds demo: FAKD on photographs',
     runs: [{ label: 'FAKD student', log: fakd.log }, { label: 'scratch student', log: scratch.log }],
     table: { caption, rows },
-    notes: [gain, `Teacher: ${teacherInfo.arch}, trained with: ${teacherInfo.command ?? 'see assets/teacher-edsr-x2.json'}.`],
+    notes: [gain, `Teacher: ${teacherInfo.arch}, ${teacher.parameterCount} parameters; the command, seed and log that trained it are in assets/teacher-edsr-x2.json.`],
     crops: {
       image: heldOut.names[0],
       panels: [
