@@ -65,7 +65,8 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
     }
     case 'multistep': {
       checkKeys(o, ['type', 'lr', 'milestones', 'gamma'], 'multistep');
-      const milestones = o.milestones ?? [Math.round(steps / 2), Math.round((3 * steps) / 4)].filter((m) => m > 0);
+      // Default: halve at 50% and 75% of the run (one milestone when a very short run makes them coincide).
+      const milestones = o.milestones ?? [...new Set([Math.round(steps / 2), Math.round((3 * steps) / 4)])].filter((m) => m > 0);
       if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m) && m > 0))
         throw new KDSError('E_ARG', `schedule.milestones must be an array of positive integers (steps), got ${describe(milestones)}`);
       for (let i = 1; i < milestones.length; i++)
