@@ -25,7 +25,7 @@ const SCALE = 2;
 const STEPS = Number(process.env.KDS_DEMO_STEPS || 1000);
 const SEED = 1;
 const SAMPLING = { patchSize: 32, batchSize: 8, seed: SEED };
-const SCHEDULE = { type: 'multistep', lr: 5e-4 }; // halved at 50% and 75% of the steps
+const SCHEDULE = { type: 'multistep', lr: 3e-3 }; // halved at 50% and 75% of the steps (a high rate: short runs of small models)
 const OUT = path.resolve(process.env.KDS_DEMO_OUT || path.join(ROOT, 'runs', 'demo'));
 
 function archName(o) {

@@ -51,6 +51,7 @@ test('schedules give the documented rates', () => {
   assert.deepEqual([1, 2, 3, 4, 5, 6, 7].map((s) => m.rate(s)), [1e-3, 1e-3, 5e-4, 5e-4, 5e-4, 2.5e-4, 2.5e-4]);
   const d = createSchedule(undefined, 100);
   assert.deepEqual(d.options, { type: 'multistep', lr: 1e-4, milestones: [50, 75], gamma: 0.5 });
+  assert.deepEqual([1, 2, 3, 4].map((n) => createSchedule(undefined, n).options.milestones), [[], [1], [2], [2, 3]]);
   const c = createSchedule({ type: 'cosine', lr: 1e-3, minLr: 1e-5, warmup: 2 }, 12);
   assert.equal(c.rate(1), 5e-4);
   assert.equal(c.rate(2), 1e-3);

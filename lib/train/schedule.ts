@@ -65,8 +65,8 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
     }
     case 'multistep': {
       checkKeys(o, ['type', 'lr', 'milestones', 'gamma'], 'multistep');
-      // Default: halve at 50% and 75% of the run (one milestone when a very short run makes them coincide).
-      const milestones = o.milestones ?? [...new Set([Math.round(steps / 2), Math.round((3 * steps) / 4)])].filter((m) => m > 0);
+      // Default: 50% and 75% of the run; short runs keep only the distinct ones before the last step.
+      const milestones = o.milestones ?? [...new Set([Math.round(steps / 2), Math.round((3 * steps) / 4)])].filter((m) => m > 0 && m < steps);
       if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m) && m > 0))
         throw new KDSError('E_ARG', `schedule.milestones must be an array of positive integers (steps), got ${describe(milestones)}`);
       for (let i = 1; i < milestones.length; i++)
