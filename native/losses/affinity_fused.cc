@@ -99,15 +99,24 @@ torch::Tensor matrixView(const torch::Tensor& workspace, int64_t rows, int64_t c
   return workspace.narrow(0, 0, rows * cols).view({rows, cols});
 }
 
+// The divisor |t| + eps, [B x] 1 x N, of the raw teacher t ([B x] Ct x N). sqrt(sum of squares):
+// ATen's norm over a non-innermost dim is a scalar loop, 4x slower here.
+torch::Tensor teacherDivisor(const torch::Tensor& t, double eps) { return t.square().sum(-2, /*keepdim=*/true).sqrt_().add_(eps); }
+
 // z = [s ; t / (|t| + eps)] for one image (2-D) or a batch (3-D): the teacher is normalised straight
-// into its slice of z, never held twice. `t` is the raw teacher, flattened to [B x] Ct x N.
-void stackInto(torch::Tensor& z, const torch::Tensor& s, const torch::Tensor& t, double eps) {
+// into its slice of z, never held twice.
+void stackInto(torch::Tensor& z, const torch::Tensor& s, const torch::Tensor& t, const torch::Tensor& divisor) {
   const int64_t cs = s.size(-2);
   z.narrow(-2, 0, cs).copy_(s);
   auto teacherPart = z.narrow(-2, cs, t.size(-2));
-  // sqrt(sum of squares): ATen's norm over a non-innermost dim is a scalar loop, 4x slower here
-  at::div_out(teacherPart, t, t.square().sum(-2, /*keepdim=*/true).sqrt_().add_(eps));
+  at::div_out(teacherPart, t, divisor);
 }
+
+// One thread's buffers for the CPU sweep, allocated once per call by the calling thread (so glibc returns
+// them to that thread's arena, not to one arena per OpenMP worker).
+struct Workspace {
+  torch::Tensor tile, tileAbs, panel, z;
+};
 
 // CPU: the (image, job) items are split among the intra-op threads in contiguous chunks; each thread runs
 // one GEMM per item on a tile that stays in its core's cache, with single-threaded ATen calls (we are
@@ -127,9 +136,17 @@ Sweep sweepImages(const torch::Tensor& s, const torch::Tensor& t, double eps, Ti
   };
   std::mutex sharedMutex;
   std::vector<SharedImage> shared;
+  auto divisor = torch::empty({batch, 1, n}, s.options());
+  for (int64_t b = 0; b < batch; ++b) divisor[b].copy_(teacherDivisor(t[b], eps));  // one image's temporary at a time
+  std::vector<Workspace> workspaces(static_cast<size_t>(std::max(1, at::get_num_threads())));
+  const int64_t tileSize = tiles.rows * std::max(tiles.rows, tiles.cols);
+  for (auto& w : workspaces)
+    w = {torch::empty({tileSize}, s.options()), torch::empty({tileSize}, s.options()),
+         torch::empty({tiles.rows * channels}, s.options()), torch::empty({channels, n}, s.options())};
 
   at::parallel_for(0, batch * perImage, 1, [&](int64_t begin, int64_t end) {
     torch::NoGradGuard noGrad;  // grad mode is per thread; OpenMP's workers start with it on
+    Workspace& ws = workspaces.at(static_cast<size_t>(at::get_thread_num()));
     std::vector<SharedImage> mine;
     auto gradOf = [&](int64_t b) -> torch::Tensor {
       if (!wantGrad) return {};
@@ -137,29 +154,24 @@ Sweep sweepImages(const torch::Tensor& s, const torch::Tensor& t, double eps, Ti
       if (mine.empty() || mine.back().image != b) mine.push_back({begin, b, torch::zeros({cs, n}, s.options())});
       return mine.back().grad;
     };
-    const int64_t tileSize = tiles.rows * std::max(tiles.rows, tiles.cols);
-    auto work = torch::empty({tileSize}, s.options());
-    auto workAbs = torch::empty({tileSize}, s.options());
-    auto workPanel = torch::empty({tiles.rows * channels}, s.options());
-    auto z = torch::empty({channels, n}, s.options());
     torch::Tensor panel;
     int64_t image = -1, panelRow = -1;
     for (int64_t item = begin; item < end; ++item) {
       const int64_t b = item / perImage;
       const TileJob& job = jobs[static_cast<size_t>(item % perImage)];
       if (b != image) {
-        stackInto(z, s[b], t[b], eps);
+        stackInto(ws.z, s[b], t[b], divisor[b]);
         image = b;
         panelRow = -1;
       }
-      const Operands op{z, gradOf(b), cs};
+      const Operands op{ws.z, gradOf(b), cs};
       if (job.I.begin != panelRow) {  // jobs of one row block are consecutive
-        panel = matrixView(workPanel, job.I.size, channels);
+        panel = matrixView(ws.panel, job.I.size, channels);
         leftPanel(op, job.I, panel);
         panelRow = job.I.begin;
       }
-      auto d = matrixView(work, job.I.size, job.J.size);
-      auto scratch = matrixView(workAbs, job.I.size, job.J.size);
+      auto d = matrixView(ws.tile, job.I.size, job.J.size);
+      auto scratch = matrixView(ws.tileAbs, job.I.size, job.J.size);
       sums[static_cast<size_t>(item)] = job.weight * tileJob(op, job, panel, d, scratch).item<double>();
     }
     std::lock_guard<std::mutex> lock(sharedMutex);
@@ -178,7 +190,7 @@ Sweep sweepImages(const torch::Tensor& s, const torch::Tensor& t, double eps, Ti
 Sweep sweepBatched(const torch::Tensor& s, const torch::Tensor& t, double eps, TileShape tiles, bool wantGrad) {
   const int64_t batch = s.size(0), cs = s.size(1), channels = cs + t.size(1), n = s.size(2);
   auto z = torch::empty({batch, channels, n}, s.options());
-  stackInto(z, s, t, eps);
+  stackInto(z, s, t, teacherDivisor(t, eps));
   Sweep out{torch::zeros({}, z.options().dtype(torch::kDouble)),
             wantGrad ? torch::zeros({batch, cs, n}, z.options()) : torch::Tensor()};
   const Operands op{z, out.grad, cs};
