@@ -2,20 +2,17 @@
 // reference (test/fixtures/data_reference.py), the three dataset layouts, the patch sampler, tiled upscale.
 // Uses real photographs fetched from Debian packages (scripts/fetch-photos.js); without them it fails.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import * as kds from '../dist/index.js';
+import { dataReference } from './helpers/data-reference.mjs';
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { fetchPhotos } = require('../scripts/fetch-photos.js');
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
 
 const photos = fetchPhotos(); // throws (fails the file) when the photographs cannot be fetched
 const evalDir = path.join(photos.dir, 'eval');
@@ -24,25 +21,7 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-data-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
 // --- helpers -------------------------------------------------------------------------------------------
-function runReference(name, cases) {
-  const job = path.join(tmp, `${name}.json`);
-  fs.writeFileSync(job, JSON.stringify({ cases }));
-  execFileSync('python3', [path.join(here, 'fixtures', 'data_reference.py'), job], {
-    env: { ...process.env, PYTHONPATH: pythonPathForTorch() },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return JSON.parse(fs.readFileSync(job.replace(/\.json$/, '.out.json'), 'utf8')).results;
-}
-
-function writeRaw(name, tensor) {
-  fs.writeFileSync(path.join(tmp, name), Buffer.from(tensor.toFloat32Array().buffer));
-  return name;
-}
-
-function readFloat64(name) {
-  const b = fs.readFileSync(path.join(tmp, name));
-  return new Float64Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.length));
-}
+const { run: runReference, writeRaw, readFloat64 } = dataReference(tmp);
 
 function maxAbsDiff(a, b) {
   assert.equal(a.length, b.length);

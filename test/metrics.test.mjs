@@ -1,39 +1,23 @@
 // PSNR and SSIM as SR papers compute them, against an independent PyTorch implementation
 // (test/fixtures/data_reference.py) on real photographs; evaluate() and its bicubic baseline.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as kds from '../dist/index.js';
+import { dataReference } from './helpers/data-reference.mjs';
 
 const require = createRequire(import.meta.url);
-const here = path.dirname(fileURLToPath(import.meta.url));
 const { fetchPhotos } = require('../scripts/fetch-photos.js');
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
 
 const photos = fetchPhotos(); // throws (fails the file) when the photographs cannot be fetched
 const evalDir = path.join(photos.dir, 'eval');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-metrics-test-'));
 after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-function runReference(name, cases) {
-  const job = path.join(tmp, `${name}.json`);
-  fs.writeFileSync(job, JSON.stringify({ cases }));
-  execFileSync('python3', [path.join(here, 'fixtures', 'data_reference.py'), job], {
-    env: { ...process.env, PYTHONPATH: pythonPathForTorch() },
-    stdio: ['ignore', 'inherit', 'inherit'],
-  });
-  return JSON.parse(fs.readFileSync(job.replace(/\.json$/, '.out.json'), 'utf8')).results;
-}
-
-function writeRaw(name, tensor) {
-  fs.writeFileSync(path.join(tmp, name), Buffer.from(tensor.toFloat32Array().buffer));
-  return name;
-}
+const { run: runReference, writeRaw } = dataReference(tmp);
 
 const SCALES = [2, 3, 4, 2]; // one per evaluation photograph
 const PSNR_TOL = 1e-3; // dB

@@ -15,7 +15,8 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/', import.meta.url));
 // its sources on every run costs several seconds per fixture (more when torch.optim pulls in dynamo).
 const PYCACHE = fileURLToPath(new URL('../.cache/pycache/', import.meta.url));
 
-function pythonEnv() {
+/** The environment for python3 with the torch kds was built against. */
+export function pythonEnv() {
   const torchPath = pythonPathForTorch();
   const inherited = process.env.PYTHONPATH;
   const PYTHONPATH = [torchPath, inherited].filter(Boolean).join(path.delimiter);
