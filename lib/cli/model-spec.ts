@@ -2,6 +2,7 @@
 // and the JSON sidecar (`student.json` beside `student.pt`) that says what architecture a weights file is.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-file';
 import { KDSError } from '../errors';
 import { loadTorchScript, Model, models } from '../models';
 
@@ -47,7 +48,7 @@ export function sidecarPath(weights: string): string {
 
 export function writeSidecar(weights: string, arch: string, scale: number, extra: Record<string, unknown> = {}): void {
   const body: ModelSidecar = { format: 'kds-model', arch, scale, ...extra };
-  fs.writeFileSync(sidecarPath(weights), `${JSON.stringify(body, null, 2)}\n`);
+  writeFileAtomicSync(sidecarPath(weights), `${JSON.stringify(body, null, 2)}\n`);
 }
 
 export function readSidecar(weights: string): ModelSidecar | undefined {

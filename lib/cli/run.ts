@@ -2,6 +2,7 @@
 // checkpoints and a log, then evaluate and write the report.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-file';
 import { datasets, Dataset } from '../data/datasets';
 import { upscaleBicubic } from '../data/resize';
 import { KDSError } from '../errors';
@@ -64,7 +65,7 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
   });
   const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;
   fs.mkdirSync(config.out, { recursive: true });
-  fs.writeFileSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
+  writeFileAtomicSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
   log(
     `kds ${command}: student ${config.student.arch ?? config.student.torchscript} (${student.parameterCount} parameters)` +
       (teacher ? `, teacher ${teacherArch} (${teacher.parameterCount} parameters)` : '') +

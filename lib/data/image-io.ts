@@ -1,8 +1,8 @@
 // Image files in and out. sharp (libvips) decodes and encodes on its own threads; the core turns the
 // decoded bytes into tensors. PNG, JPEG and WebP are read; PNG is written.
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../atomic-file';
 import { awaitNative, KDSError } from '../errors';
 import { native, NativeTensor, NativeTensorArg } from '../native';
 import { checkTensorData, describe, Tensor, TensorData, TensorLike } from '../tensor';
@@ -104,12 +104,9 @@ export async function writeImage(file: string, image: TensorLike): Promise<void>
   if (path.extname(file).toLowerCase() !== '.png') throw new KDSError('E_ARG', `writeImage writes PNG files: '${file}' must end in .png`);
   const pixels = await awaitNative(() => native().imageToPixels(imageTensorArg(image, 'image')));
   const png = await sharp()(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }).png().toBuffer();
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await fs.promises.writeFile(temp, png);
-    await fs.promises.rename(temp, file);
+    await writeFileAtomic(file, png);
   } catch (err) {
-    await fs.promises.rm(temp, { force: true });
     throw new KDSError('E_FILE', `could not write '${file}': ${(err as Error).message}`, { cause: err });
   }
 }

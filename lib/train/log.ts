@@ -1,6 +1,7 @@
 // The JSON-lines log of a run: one object per line for every step, validation and checkpoint. It is the
 // record the report is drawn from, so a resumed run first drops what came after its checkpoint.
 import fs from 'node:fs';
+import { writeFileAtomicSync } from '../atomic-file';
 import { KDSError } from '../errors';
 
 export interface StepRecord {
@@ -46,7 +47,7 @@ export class JsonlLog {
         fs.writeFileSync(path, '');
       } else if (fs.existsSync(path)) {
         const kept = readLog(path).filter((r) => r.step <= keepUpTo && r.type !== 'end');
-        fs.writeFileSync(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
+        writeFileAtomicSync(path, kept.map((r) => `${JSON.stringify(r)}\n`).join(''));
       }
       this.#fd = fs.openSync(path, 'a');
     } catch (err) {

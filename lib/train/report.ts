@@ -2,6 +2,7 @@
 // a results table, and side-by-side crops (bicubic | student | teacher | ground truth) as PNG.
 import fs from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomicSync } from '../atomic-file';
 import { KDSError } from '../errors';
 import { Tensor } from '../tensor';
 import { chartSvg, COLORS, Panel, Series, sharpModule, smooth, svgToPng, thin } from './charts';
@@ -148,13 +149,13 @@ export async function writeReport(options: ReportOptions): Promise<ReportFiles> 
   const { outDir, title } = options;
   fs.mkdirSync(outDir, { recursive: true });
   const chart = path.join(outDir, 'report-chart.png');
-  fs.writeFileSync(chart, await svgToPng(chartSvg(reportPanels(options.runs))));
+  writeFileAtomicSync(chart, await svgToPng(chartSvg(reportPanels(options.runs))));
   let crops: string | undefined;
   let cropNote = '';
   if (options.crops) {
     crops = path.join(outDir, 'report-crops.png');
     const { png, region } = await cropsPng(options.crops.panels);
-    fs.writeFileSync(crops, png);
+    writeFileAtomicSync(crops, png);
     cropNote = `${options.crops.image}, the ${region.size} x ${region.size} pixel region at (x ${region.x}, y ${region.y}) where bicubic is furthest from the ground truth, enlarged 3x without smoothing.`;
   }
   const md: string[] = [`# ${title}`, ''];
@@ -194,7 +195,7 @@ export async function writeReport(options: ReportOptions): Promise<ReportFiles> 
   html.push('</body></html>');
   const markdown = path.join(outDir, 'report.md');
   const htmlFile = path.join(outDir, 'report.html');
-  fs.writeFileSync(markdown, md.join('\n'));
-  fs.writeFileSync(htmlFile, html.join('\n'));
+  writeFileAtomicSync(markdown, md.join('\n'));
+  writeFileAtomicSync(htmlFile, html.join('\n'));
   return { markdown, html: htmlFile, chart, crops };
 }
