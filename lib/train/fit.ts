@@ -5,6 +5,7 @@ import path from 'node:path';
 import { KDSError } from '../errors';
 import type { KDS, OptimizerOptions, StepLosses } from '../kds';
 import type { Model } from '../models';
+import { defaultCudnnBenchmarkForDevice } from '../runtime';
 import { describe } from '../tensor';
 import { JsonlLog, StepRecord, ValidationRecord } from './log';
 import { createProgress, ProgressMode, TextStream } from './progress';
@@ -144,6 +145,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   if (typeof optimizer !== 'object' || optimizer === null || 'lr' in optimizer)
     throw new KDSError('E_ARG', `optimizer must be an object without lr (the schedule sets it), got ${describe(optimizer)}`);
   kds.setOptimizer({ ...optimizer, lr: schedule.rate(1) }); // checks the options before anything runs
+  defaultCudnnBenchmarkForDevice(kds.device); // fixed-size patches: autotuned convolutions pay off on CUDA
 
   const outDir = options.outDir;
   if (outDir !== undefined) {

@@ -1,6 +1,9 @@
 #include "core/runtime.h"
 
 #include <ATen/Parallel.h>
+#ifdef KDS_WITH_CUDA  // defined by CMakeLists.txt for a CUDA LibTorch
+#include <ATen/cuda/CUDAContext.h>
+#endif
 
 #include <atomic>
 #include <sstream>
@@ -29,6 +32,9 @@ void applyThreadSettings() {
 }
 
 void manualSeed(uint64_t seed) { torch::manual_seed(seed); }
+
+void setCudnnBenchmark(bool on) { at::globalContext().setBenchmarkCuDNN(on); }
+bool cudnnBenchmark() { return at::globalContext().benchmarkCuDNN(); }
 
 torch::Device parseDevice(const std::string& name) {
   std::optional<torch::Device> device;
@@ -75,6 +81,14 @@ BuildInfo buildInfo() {
 #endif
   info.cudaAvailable = torch::cuda::is_available();
   info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
+#ifdef KDS_WITH_CUDA
+  for (int i = 0; i < info.cudaDeviceCount; ++i) {
+    const auto* p = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
+    info.cudaDevices.push_back(std::string(p->name) + " (" + std::to_string(p->totalGlobalMem >> 20) + " MiB, sm_" +
+                               std::to_string(p->major) + std::to_string(p->minor) + ")");
+  }
+#endif
+  info.cudnnBenchmark = cudnnBenchmark();
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
   return info;
