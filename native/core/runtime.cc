@@ -2,7 +2,9 @@
 
 #include <ATen/Parallel.h>
 #ifdef KDS_WITH_CUDA  // defined by CMakeLists.txt for a CUDA LibTorch
-#include <ATen/cuda/CUDAContext.h>
+// The CUDA runtime's own header: ATen/cuda/CUDAContext.h would also need the cuBLAS/cuSPARSE headers,
+// which a minimal CUDA toolkit (enough for LibTorch's config) lacks.
+#include <cuda_runtime_api.h>
 #endif
 
 #include <atomic>
@@ -83,9 +85,13 @@ BuildInfo buildInfo() {
   info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
 #ifdef KDS_WITH_CUDA
   for (int i = 0; i < info.cudaDeviceCount; ++i) {
-    const auto* p = at::cuda::getDeviceProperties(static_cast<c10::DeviceIndex>(i));
-    info.cudaDevices.push_back(std::string(p->name) + " (" + std::to_string(p->totalGlobalMem >> 20) + " MiB, sm_" +
-                               std::to_string(p->major) + std::to_string(p->minor) + ")");
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+      info.cudaDevices.push_back("(properties unavailable)");
+      continue;
+    }
+    info.cudaDevices.push_back(std::string(p.name) + " (" + std::to_string(p.totalGlobalMem >> 20) + " MiB, sm_" +
+                               std::to_string(p.major) + std::to_string(p.minor) + ")");
   }
 #endif
   info.cudnnBenchmark = cudnnBenchmark();
