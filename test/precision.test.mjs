@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { KDS, info, loadTorchScript, setCudnnBenchmark, setNumThreads } from '../dist/index.js';
+import { KDS, info, loadTorchScript, models, readLog, seededBlocks, setCudnnBenchmark, setNumThreads } from '../dist/index.js';
 import { assertClose, expectKDSError, maxAbsDiff } from './helpers/assertions.mjs';
 import { makeTempDir, readTensor, removeDir, runFixture } from './helpers/python.mjs';
 
@@ -180,6 +180,36 @@ describe('mixed precision and channels-last on the CPU match PyTorch', () => {
   after(async () => {
     for (const r of Object.values(runs)) await r.kds.dispose();
   });
+});
+
+it('fit() logs fp16 steps skipped by loss scaling and carries on', async () => {
+  const dir = makeTempDir('precision-fit');
+  try {
+    const kds = new KDS()
+      .setTeacher(models.edsr({ scale: 2, nResblocks: 2, nFeats: 8 }))
+      .setStudent(models.edsr({ scale: 2, nResblocks: 1, nFeats: 4 }))
+      .setPrecision('fp16', { initScale: 2 ** 60, backoffFactor: 2 ** -50 });
+    const stream = () => {
+      let s = 1;
+      const rand = () => ((s = (s * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 255;
+      return { async next() {
+        const lr = { data: Float32Array.from({ length: 2 * 3 * 8 * 8 }, rand), shape: [2, 3, 8, 8] };
+        const hr = { data: Float32Array.from({ length: 2 * 3 * 16 * 16 }, rand), shape: [2, 3, 16, 16] };
+        return { done: false, value: { lr, hr } };
+      } };
+    };
+    const seen = [];
+    await kds.fit({ train: seededBlocks(stream, 1, 10), steps: 3, outDir: dir, progress: 'none', onStep: (r) => seen.push(r) });
+    const steps = readLog(path.join(dir, 'log.jsonl')).filter((r) => r.type === 'step');
+    assert.equal(steps.length, 3);
+    assert.equal(steps[0].skipped, true, 'the first step at scale 2^60 overflows');
+    assert.equal(steps[1].skipped, undefined, 'at 2^10 the step trains');
+    assert.deepEqual(seen.map((r) => r.skipped), steps.map((r) => r.skipped));
+    assert.equal(kds.stepCount, 2);
+    await kds.dispose();
+  } finally {
+    removeDir(dir);
+  }
 });
 
 describe('precision, memory format and cuDNN settings: validation and reporting', () => {

@@ -249,7 +249,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
       }
       trainSeconds += (Date.now() - t0) / 1000;
       step++;
-      const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, time: seconds() };
+      const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, ...(last.skipped ? { skipped: true as const } : {}), time: seconds() };
       log?.write(record);
       progress.step({ step, totalSteps: steps, stepsPerSecond: (step - startStep) / Math.max(trainSeconds, 1e-9), lr, losses: last, lastPsnr });
       options.onStep?.(record);
