@@ -147,6 +147,14 @@ describe('mixed precision and channels-last on the CPU match PyTorch', () => {
     await assertWeightsMatch(t, 'fp32', r.student, LAYOUT_RTOL);
     const bf16 = await train('bf16_cl', (kds) => kds.setMemoryFormat('channels_last').setPrecision('bf16'));
     assertLosses(t, 'bf16 channels_last vs PyTorch', bf16.losses, fixture.runs.bf16_cl.losses, LOSS_RTOL);
+    // The conversion happened: the saved TorchScript student's convolution weights have NHWC strides.
+    const saved = path.join(dir, 'student-cl.pt');
+    await r.kds.saveStudentModel(saved);
+    const script = 'import sys, torch\nm = torch.jit.load(sys.argv[1])\nw = [p for n, p in m.named_parameters() if p.dim() == 4]\n' +
+      'print(sum(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in w), len(w))';
+    const [channelsLast, convs] = execFileSync('python3', ['-c', script, saved], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: pythonPathForTorch() } })
+      .trim().split(' ').map(Number);
+    assert.ok(convs > 0 && channelsLast === convs, `${channelsLast} of ${convs} convolution weights are channels-last`);
     // Back to the default layout: the models keep working and give the same outputs.
     const input = readTensor(dir, fixture.batches[0].lr);
     const before = (await r.student.forward(input)).output.toFloat32Array();
