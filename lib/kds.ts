@@ -265,7 +265,8 @@ export class KDS {
 
   /**
    * Writes a training checkpoint atomically: the student's weights, Adam's state, the step count,
-   * LibTorch's CPU RNG state and `extra` (any JSON-serialisable value, e.g. schedule and sampler state).
+   * LibTorch's CPU RNG state, fp16's loss-scaler state (fp16 sessions only; restored by loadCheckpoint into
+   * an fp16 session) and `extra` (any JSON-serialisable value, e.g. schedule and sampler state).
    * The file is a dict that Python's `torch.load` reads.
    */
   saveCheckpoint(path: string, extra: unknown = null): Promise<void> {

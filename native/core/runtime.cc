@@ -87,7 +87,7 @@ BuildInfo buildInfo() {
   for (int i = 0; i < info.cudaDeviceCount; ++i) {
     cudaDeviceProp p{};
     if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
-      info.cudaDevices.push_back("(properties unavailable)");
+      info.cudaDevices.emplace_back("(properties unavailable)");
       continue;
     }
     info.cudaDevices.push_back(std::string(p.name) + " (" + std::to_string(p.totalGlobalMem >> 20) + " MiB, sm_" +
