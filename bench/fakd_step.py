@@ -7,6 +7,10 @@ Adam step. The EDSR below has EDSR-PyTorch's module layout and FAKD's four taps,
 
 Runs one configuration in this process and prints one JSON line (step times, phase times, peak memory).
 Usage: python3 bench/fakd_step.py '{"teacher": [16, 64], "student": [4, 16], "batch": 4, "patch": 24, ...}'
+GPU options (bench/gpu-bench.js), each as commonly done in PyTorch: "device": "cuda" (batches made on the
+host, pinned, copied with non_blocking every step, as a DataLoader with pin_memory does), "precision":
+"bf16" | "fp16" (torch.autocast around the forward passes, the losses on .float() outputs; fp16 with
+torch.amp.GradScaler), "channelsLast": true (models and batches in torch.channels_last), "cudnnBenchmark".
 """
 import json
 import sys
@@ -111,19 +115,31 @@ def main():
     use_sa = cfg['sa'] != 'off'
     eps = cfg.get('eps', 1e-8)
     weights = {'DS': 0.5, 'TS': 0.5, 'SA': 1.0}
+    device = torch.device(cfg.get('device', 'cpu'))
+    precision = cfg.get('precision', 'fp32')
+    autocast_dtype = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
+    memory_format = torch.channels_last if cfg.get('channelsLast') else torch.contiguous_format
+    if 'cudnnBenchmark' in cfg:
+        torch.backends.cudnn.benchmark = bool(cfg['cudnnBenchmark'])
+    on_gpu = device.type == 'cuda'
 
-    teacher = EDSR(*cfg['teacher'], scale)
+    teacher = EDSR(*cfg['teacher'], scale).to(device, memory_format=memory_format)
     for p in teacher.parameters():
         p.requires_grad = False
     teacher.eval()
-    student = EDSR(*cfg['student'], scale)
+    student = EDSR(*cfg['student'], scale).to(device, memory_format=memory_format)
     student.train()
     optimizer = torch.optim.Adam([p for p in student.parameters() if p.requires_grad], lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
-    lr = torch.rand(batch, 3, patch, patch) * 255
-    hr = torch.rand(batch, 3, scale * patch, scale * patch) * 255
+    scaler = torch.amp.GradScaler(device.type) if precision == 'fp16' else None
+    lr_host = torch.rand(batch, 3, patch, patch) * 255
+    hr_host = torch.rand(batch, 3, scale * patch, scale * patch) * 255
+    if on_gpu:
+        lr_host, hr_host = lr_host.pin_memory(), hr_host.pin_memory()
+    skipped = 0
     memory_before = peak_memory_kb()['VmRSS']
 
     def step():
+        nonlocal skipped
         phases = {}
         clock = time.perf_counter()
 
@@ -134,11 +150,17 @@ def main():
             clock = now
 
         start = clock
-        with torch.no_grad():
-            teacher_features, teacher_sr = teacher(lr)
-        lap('teacherForward')
-        student_features, student_sr = student(lr)
-        lap('studentForward')
+        lr = lr_host.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        hr = hr_host.to(device, non_blocking=True).contiguous(memory_format=memory_format)
+        with torch.autocast(device.type, dtype=autocast_dtype or torch.bfloat16, enabled=autocast_dtype is not None):
+            with torch.no_grad():
+                teacher_features, teacher_sr = teacher(lr)
+            lap('teacherForward')
+            student_features, student_sr = student(lr)
+            lap('studentForward')
+        if autocast_dtype is not None:  # the losses in float32, as kds computes them
+            teacher_features, teacher_sr = [f.float() for f in teacher_features], teacher_sr.float()
+            student_features, student_sr = [f.float() for f in student_features], student_sr.float()
         ds = F.l1_loss(student_sr, hr)
         ts = F.l1_loss(student_sr, teacher_sr)
         total = weights['DS'] * ds + weights['TS'] * ts
@@ -150,15 +172,25 @@ def main():
         loss_value = total.item()
         lap('loss')
         optimizer.zero_grad()
-        total.backward()
-        lap('backward')
-        optimizer.step()
+        if scaler is None:
+            total.backward()
+            lap('backward')
+            optimizer.step()
+        else:
+            scale_before = scaler.get_scale()
+            scaler.scale(total).backward()
+            lap('backward')
+            scaler.step(optimizer)
+            scaler.update()
+            skipped += scaler.get_scale() < scale_before
         lap('optimizer')
         phases['total'] = (time.perf_counter() - start) * 1000
         return loss_value, phases
 
     for _ in range(cfg['warmup']):
         step()
+    if on_gpu:
+        torch.cuda.synchronize()
     steps = []
     measured_ms = 0.0
     while len(steps) < cfg['minSteps'] or (len(steps) < cfg['maxSteps'] and measured_ms < cfg['budgetMs']):
@@ -173,6 +205,9 @@ def main():
         'stepMs': [s['total'] for s in steps],
         'phasesMs': steps,
         'lastLoss': loss_value,
+        'skipped': skipped,
+        'device': str(device),
+        'gpu': torch.cuda.get_device_name(device) if on_gpu else None,
         'rssBeforeKB': memory_before,
         'peakRssKB': memory['VmHWM'],
     }))

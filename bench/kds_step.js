@@ -4,6 +4,9 @@
 // line: wall time of each `await kds.train`, the native phase timings the step reports, event-loop delay
 // while training, and peak resident memory (VmHWM).
 // Usage: node bench/kds_step.js '{"teacher": [16, 64], "student": [4, 16], "batch": 4, "patch": 24, ...}'
+// GPU options (bench/gpu-bench.js): "device": "cuda", "precision": "bf16", "channelsLast": true,
+// "cudnnBenchmark": true. The batches stay host tensors: every step copies them to the device, as training
+// from a data loader does.
 const fs = require('node:fs');
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
 
@@ -38,15 +41,19 @@ function lossOptions(sa) {
 
 async function main() {
   const cfg = JSON.parse(process.argv[2]);
-  const { KDS, models, setNumThreads, getNumThreads, manualSeed, info } = kdsPackage;
+  const { KDS, models, setNumThreads, getNumThreads, manualSeed, info, setCudnnBenchmark } = kdsPackage;
   setNumThreads(cfg.threads);
   manualSeed(cfg.seed ?? 100);
   const [tBlocks, tFeats] = cfg.teacher;
   const [sBlocks, sFeats] = cfg.student;
   const kds = new KDS();
+  if (cfg.device) kds.setDevice(cfg.device);
+  if (cfg.cudnnBenchmark !== undefined) setCudnnBenchmark(cfg.cudnnBenchmark);
   kds.setTeacher(models.edsr({ scale: cfg.scale, nResblocks: tBlocks, nFeats: tFeats }));
   kds.setStudent(models.edsr({ scale: cfg.scale, nResblocks: sBlocks, nFeats: sFeats }));
   kds.setLoss(lossOptions(cfg.sa));
+  if (cfg.precision) kds.setPrecision(cfg.precision);
+  if (cfg.channelsLast) kds.setMemoryFormat('channels_last');
   kds.setOptimizer({ lr: 1e-4, betas: [0.9, 0.999], eps: 1e-8 });
   const lr = randomImage([cfg.batch, 3, cfg.patch, cfg.patch], 1);
   const hr = randomImage([cfg.batch, 3, cfg.scale * cfg.patch, cfg.scale * cfg.patch], 2);
@@ -61,6 +68,7 @@ async function main() {
   const phasesMs = [];
   let measuredMs = 0;
   let lastLoss;
+  let skipped = 0;
   while (stepMs.length < cfg.minSteps || (stepMs.length < cfg.maxSteps && measuredMs < cfg.budgetMs)) {
     const start = performance.now();
     const result = await kds.train(lr, hr);
@@ -69,8 +77,10 @@ async function main() {
     phasesMs.push({ ...result.timings, outside: wall - result.timings.total });
     measuredMs += wall;
     lastLoss = result.total;
+    if (result.skipped) skipped++;
   }
   loopDelay.disable();
+  const device = kds.device;
   await kds.dispose();
 
   console.log(JSON.stringify({
@@ -80,6 +90,9 @@ async function main() {
     stepMs,
     phasesMs,
     lastLoss,
+    skipped,
+    device,
+    gpu: info().cudaDevices[0] ?? null,
     eventLoopDelayMs: {
       p50: loopDelay.percentile(50) / 1e6,
       p99: loopDelay.percentile(99) / 1e6,

@@ -1,5 +1,5 @@
 export { KDS } from './kds';
-export type { LossOptions, SAOptions, OptimizerOptions, StepLosses, StepTimings } from './kds';
+export type { LossOptions, SAOptions, OptimizerOptions, StepLosses, StepTimings, Precision, PrecisionOptions, MemoryFormat } from './kds';
 export { Model, models, loadTorchScript } from './models';
 export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec, ModelSummary, ForwardOutput } from './models';
 export { Tensor } from './tensor';
@@ -8,7 +8,7 @@ export { spatialAffinityLoss } from './functional';
 export type { FeatureLike, Float64TensorData, LossWithGrad, SpatialAffinityLossOptions } from './functional';
 export { KDSError } from './errors';
 export type { ErrorCode } from './errors';
-export { setNumThreads, getNumThreads, manualSeed, info } from './runtime';
+export { setNumThreads, getNumThreads, manualSeed, info, setCudnnBenchmark } from './runtime';
 export type { Info } from './runtime';
 export { readImage, writeImage } from './data/image-io';
 export type { ImageInput } from './data/image-io';

@@ -1,6 +1,6 @@
 import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
-import { native, NativeLossOptions, NativeSession } from './native';
+import { native, NativeLossOptions, NativePrecisionOptions, NativeSession } from './native';
 import { describe, imageArg, TensorLike } from './tensor';
 import { fit, FitOptions, FitResult } from './train/fit';
 
@@ -41,6 +41,28 @@ export interface OptimizerOptions {
   weightDecay?: number;
 }
 
+/** Arithmetic of the forward passes: 'fp32' (default), or autocast to bfloat16 or float16. */
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
+/**
+ * fp16's dynamic loss scaling, as torch.amp.GradScaler (same defaults): the loss is multiplied by the
+ * scale before backward and the gradients divided by it; a step whose gradients overflow is skipped and
+ * the scale multiplied by backoffFactor; after growthInterval good steps it is multiplied by growthFactor.
+ */
+export interface PrecisionOptions {
+  /** Default 65536 (2^16). */
+  initScale?: number;
+  /** > 1. Default 2. */
+  growthFactor?: number;
+  /** In (0, 1). Default 0.5. */
+  backoffFactor?: number;
+  /** A positive integer. Default 2000. */
+  growthInterval?: number;
+}
+
+/** Layout of teacher, student and batches: 'contiguous' (NCHW, default) or 'channels_last' (NHWC strides). */
+export type MemoryFormat = 'contiguous' | 'channels_last';
+
 /**
  * Wall-clock milliseconds of the phases of one step inside the native core (for benchmarks and
  * profiling). On CUDA a phase ends when its work is queued; reading the losses back synchronises.
@@ -67,6 +89,14 @@ export interface StepLosses {
   DS: number;
   TS: number;
   SA: number;
+  /**
+   * fp16 only: the gradients overflowed at the current loss scale, so the step was skipped (weights and
+   * Adam unchanged, stepCount not advanced) and the scale lowered. Dynamic loss scaling expects this now
+   * and then, mostly in the first steps; it is not an error. Always false for fp32 and bf16.
+   */
+  skipped: boolean;
+  /** fp16: the loss scale this step used. 1 for fp32 and bf16. */
+  lossScale: number;
   /** Where the step's time went. */
   timings: StepTimings;
 }
@@ -89,6 +119,8 @@ export class KDS {
   #disposed = false;
   #teacher: Model | undefined;
   #student: Model | undefined;
+  #precision: Precision = 'fp32';
+  #memoryFormat: MemoryFormat = 'contiguous';
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
@@ -138,6 +170,45 @@ export class KDS {
     this.#checkIdle('setLoss');
     callNative(() => this.#session.setLoss(lossOptions(options)));
     return this;
+  }
+
+  /**
+   * Mixed precision. 'bf16' and 'fp16' run the teacher and student forward passes under autocast (matrix
+   * products and convolutions in 16 bits, as PyTorch's torch.autocast) and compute every loss, the SA
+   * loss included, in float32 from float32 copies of the outputs; weights, gradients and Adam's state stay
+   * float32. 'fp16' adds dynamic loss scaling ({@link PrecisionOptions}); its state is saved in checkpoints.
+   * Both work on CUDA and on the CPU (LibTorch's CPU autocast), though 16-bit gains speed mainly on GPUs
+   * (bf16 needs compute capability 8.0 or newer). E_DEVICE when the device cannot autocast.
+   * Setting it again resets fp16's loss scale.
+   */
+  setPrecision(precision: Precision, options: PrecisionOptions = {}): this {
+    this.#checkIdle('setPrecision');
+    callNative(() => this.#session.setPrecision(precisionOptions(precision, options)));
+    this.#precision = precision;
+    return this;
+  }
+
+  get precision(): Precision {
+    return this.#precision;
+  }
+
+  /**
+   * 'channels_last' gives the teacher's and student's convolution weights and every batch NHWC strides
+   * (same values): the layout tensor-core convolutions on NVIDIA GPUs prefer, so it pays off on CUDA,
+   * mostly with bf16/fp16. It converts the models in place (later forward calls give the same results).
+   * 'contiguous' (default) converts them back.
+   */
+  setMemoryFormat(format: MemoryFormat): this {
+    this.#checkIdle('setMemoryFormat');
+    if (format !== 'contiguous' && format !== 'channels_last')
+      throw new KDSError('E_ARG', `memory format must be 'contiguous' or 'channels_last', got ${describe(format)}`);
+    callNative(() => this.#session.setChannelsLast(format === 'channels_last'));
+    this.#memoryFormat = format;
+    return this;
+  }
+
+  get memoryFormat(): MemoryFormat {
+    return this.#memoryFormat;
   }
 
   /** Adam's hyper-parameters. Changing them keeps Adam's moments. */
@@ -194,7 +265,8 @@ export class KDS {
 
   /**
    * Writes a training checkpoint atomically: the student's weights, Adam's state, the step count,
-   * LibTorch's CPU RNG state and `extra` (any JSON-serialisable value, e.g. schedule and sampler state).
+   * LibTorch's CPU RNG state, fp16's loss-scaler state (fp16 sessions only; restored by loadCheckpoint into
+   * an fp16 session) and `extra` (any JSON-serialisable value, e.g. schedule and sampler state).
    * The file is a dict that Python's `torch.load` reads.
    */
   saveCheckpoint(path: string, extra: unknown = null): Promise<void> {
@@ -270,6 +342,31 @@ function nonNegative(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
     throw new KDSError('E_ARG', `${name} must be a finite number >= 0, got ${describe(value)}`);
   return value;
+}
+
+function precisionOptions(precision: unknown, options: unknown): NativePrecisionOptions {
+  if (precision !== 'fp32' && precision !== 'bf16' && precision !== 'fp16')
+    throw new KDSError('E_ARG', `precision must be 'fp32', 'bf16' or 'fp16', got ${describe(precision)}`);
+  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `precision options must be an object, got ${describe(options)}`);
+  const o = options as PrecisionOptions;
+  const keys = Object.keys(o);
+  for (const key of keys)
+    if (!['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'].includes(key))
+      throw new KDSError('E_ARG', `unknown precision option '${key}': expected initScale, growthFactor, backoffFactor or growthInterval`);
+  if (keys.length > 0 && precision !== 'fp16')
+    throw new KDSError('E_ARG', `precision options (${keys.join(', ')}) set fp16's loss scaling; '${precision}' does not scale the loss`);
+  const positive = (value: unknown, name: string, check: (v: number) => boolean, expected: string): number => {
+    if (typeof value !== 'number' || !Number.isFinite(value) || !check(value))
+      throw new KDSError('E_ARG', `${name} must be ${expected}, got ${describe(value)}`);
+    return value;
+  };
+  return {
+    precision,
+    initScale: positive(o.initScale ?? 65536, 'initScale', (v) => v > 0 && v <= 3.4e38, 'a finite number > 0'),
+    growthFactor: positive(o.growthFactor ?? 2, 'growthFactor', (v) => v > 1, 'a number > 1'),
+    backoffFactor: positive(o.backoffFactor ?? 0.5, 'backoffFactor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
+    growthInterval: positive(o.growthInterval ?? 2000, 'growthInterval', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1, 'a positive integer'),
+  };
 }
 
 function lossOptions(options: LossOptions): NativeLossOptions {

@@ -79,6 +79,14 @@ export interface NativeAdamOptions {
   weightDecay: number;
 }
 
+export interface NativePrecisionOptions {
+  precision: string;
+  initScale: number;
+  growthFactor: number;
+  backoffFactor: number;
+  growthInterval: number;
+}
+
 export interface NativeStepTimings {
   prepare: number;
   teacherForward: number;
@@ -94,6 +102,8 @@ export interface NativeStepLosses {
   DS: number;
   TS: number;
   SA: number;
+  skipped: boolean;
+  lossScale: number;
   timings: NativeStepTimings;
 }
 
@@ -105,6 +115,8 @@ export interface NativeSession {
   setStudent(model: NativeModel): void;
   setLoss(options: NativeLossOptions): void;
   setOptimizer(options: NativeAdamOptions): void;
+  setPrecision(options: NativePrecisionOptions): void;
+  setChannelsLast(on: boolean): void;
   train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<NativeStepLosses>;
   saveStudent(path: string): Promise<void>;
   saveCheckpoint(path: string, extra: string): Promise<void>;
@@ -118,6 +130,8 @@ export interface NativeBuildInfo {
   libtorchDir: string;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
+  cudaDevices: string[];
+  cudnnBenchmark: boolean;
   numThreads: number;
   parallelInfo: string;
 }
@@ -137,6 +151,7 @@ export interface NativeAddon extends NativeDataAddon {
   getNumThreads(): number;
   manualSeed(seed: number): void;
   buildInfo(): NativeBuildInfo;
+  setCudnnBenchmark(on: boolean): void;
   spatialAffinityLoss(
     student: NativeTensor | NativeFeatureArg,
     teacher: NativeTensor | NativeFeatureArg,

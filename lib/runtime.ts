@@ -7,6 +7,10 @@ export interface Info {
   libtorchDir: string;
   cudaAvailable: boolean;
   cudaDeviceCount: number;
+  /** One entry per visible GPU: name, memory and compute capability. Empty in a CPU build. */
+  cudaDevices: string[];
+  /** Whether cuDNN autotuning is on (see {@link setCudnnBenchmark}). */
+  cudnnBenchmark: boolean;
   numThreads: number;
   parallelInfo: string;
 }
@@ -28,6 +32,25 @@ export function getNumThreads(): number {
 export function manualSeed(seed: number): void {
   if (!Number.isSafeInteger(seed) || seed < 0) throw new KDSError('E_ARG', `seed must be a non-negative integer, got ${String(seed)}`);
   callNative(() => native().manualSeed(seed));
+}
+
+let cudnnBenchmarkChosen = false;
+
+/**
+ * cuDNN autotuning (PyTorch's `torch.backends.cudnn.benchmark`): each convolution shape times cuDNN's
+ * algorithms on its first call and keeps the fastest, which pays off when the shapes repeat (fixed-size
+ * training patches). Process-wide. Off until set; `kds.fit()` on a CUDA device turns it on unless it
+ * was set explicitly. No effect on the CPU.
+ */
+export function setCudnnBenchmark(on: boolean): void {
+  if (typeof on !== 'boolean') throw new KDSError('E_ARG', `cudnnBenchmark must be a boolean, got ${String(on)}`);
+  callNative(() => native().setCudnnBenchmark(on));
+  cudnnBenchmarkChosen = true;
+}
+
+/** @internal fit()'s default: autotuning on for CUDA training unless the user chose. */
+export function defaultCudnnBenchmarkForDevice(device: string): void {
+  if (!cudnnBenchmarkChosen && device.startsWith('cuda')) callNative(() => native().setCudnnBenchmark(true));
 }
 
 export function info(): Info {

@@ -29,6 +29,13 @@ Napi::Value manualSeed(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value setCudnnBenchmark(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw makeError(env, ErrorCode::Argument, "cudnnBenchmark must be a boolean");
+  guarded(env, [&] { kds::setCudnnBenchmark(info[0].As<Napi::Boolean>().Value()); });
+  return env.Undefined();
+}
+
 Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto b = guarded(env, [] { return kds::buildInfo(); });
@@ -37,6 +44,10 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("libtorchDir", b.libtorchDir);
   out.Set("cudaAvailable", b.cudaAvailable);
   out.Set("cudaDeviceCount", b.cudaDeviceCount);
+  auto devices = Napi::Array::New(env, b.cudaDevices.size());
+  for (uint32_t i = 0; i < b.cudaDevices.size(); ++i) devices.Set(i, b.cudaDevices[i]);
+  out.Set("cudaDevices", devices);
+  out.Set("cudnnBenchmark", b.cudnnBenchmark);
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);
   return out;
@@ -60,6 +71,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));
+  exports.Set("setCudnnBenchmark", Napi::Function::New(env, setCudnnBenchmark, "setCudnnBenchmark"));
   exports.Set("buildInfo", Napi::Function::New(env, buildInfo, "buildInfo"));
   registerDataFunctions(env, exports);
   return exports;

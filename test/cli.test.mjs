@@ -191,6 +191,9 @@ test('info reports versions, LibTorch and devices', () => {
   const j = JSON.parse(kds('info', '--json').stdout);
   assert.equal(j.cpu.threads, 1); // KDS_NUM_THREADS=1
   assert.equal(typeof j.libtorch, 'string');
+  assert.equal(j.cuda.names.length, j.cuda.devices);
+  assert.equal(typeof j.cuda.cudnnBenchmark, 'boolean');
+  assert.match(r.stdout, /cuDNN autotuning \(benchmark\): (on|off)/);
 });
 
 test('bad flags and configs: one line saying what is wrong, the usage, exit code 2', () => {
@@ -210,6 +213,7 @@ test('bad flags and configs: one line saying what is wrong, the usage, exit code
     [['train', '--config', config({ stepz: 3, data: { train: trainDir } })], /^kds train: config: unknown key 'stepz'/, 'usage: kds train'],
     [['train', '--config', config('{ "steps": 3,')], /^kds train: the config '.*' is not valid JSON/, 'usage: kds train'],
     [['train', '--config', config({ data: { train: trainDir }, schedule: { type: 'multistep', milestones: [5, 2] } })], /^kds train: schedule.milestones must increase/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be fp32, bf16 or fp16, got "fp64"$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--student', 'resnet50'], /^kds train: student.arch: unknown architecture 'resnet50'/, 'usage: kds train'],
     [['upscale', '--model', 'm.pt', 'in.png'], /^kds upscale: upscale needs an input image and an output .png/, 'usage: kds upscale'],
     [['eval', '--data', valDir], /^kds eval: --model FILE is required$/, 'usage: kds eval'],

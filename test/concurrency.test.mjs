@@ -45,12 +45,16 @@ test('setters while a step is in flight throw E_STATE and change nothing', async
     setStudent: () => kds.setStudent(other),
     setLoss: () => kds.setLoss({ SA: false }),
     setOptimizer: () => kds.setOptimizer({ lr: 1 }),
+    setPrecision: () => kds.setPrecision('bf16'),
+    setMemoryFormat: () => kds.setMemoryFormat('channels_last'),
   };
   for (const [name, call] of Object.entries(setters))
     assert.throws(call, (err) => err instanceof KDSError && err.code === 'E_STATE' && err.message.includes(name), name);
   await step;
   assert.equal(kds.teacher, teacher);
   assert.equal(kds.student, student);
+  assert.equal(kds.precision, 'fp32');
+  assert.equal(kds.memoryFormat, 'contiguous');
   kds.setLoss({ SA: false }); // idle again: setters work
   await kds.train(batches[1].lr, batches[1].hr);
   await kds.dispose();

@@ -136,7 +136,7 @@ export const COMMANDS: Record<string, Command> = {
         libtorch: i.libtorchDir,
         addon,
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
-        cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount },
+        cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount, names: i.cudaDevices, cudnnBenchmark: i.cudnnBenchmark },
         build: i.parallelInfo.trim(),
       };
       if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
@@ -145,6 +145,8 @@ export const COMMANDS: Record<string, Command> = {
       out(`addon ${report.addon}`);
       out(`CPU: ${report.cpu.model}, ${report.cpu.cores} logical cores, LibTorch threads ${report.cpu.threads}${report.cpu.KDS_NUM_THREADS ? ` (KDS_NUM_THREADS=${report.cpu.KDS_NUM_THREADS})` : ''}`);
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
+      report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
+      out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
   },

@@ -31,6 +31,8 @@ export interface RunConfig {
   resume: boolean;
   threads?: number;
   device: string;
+  precision: 'fp32' | 'bf16' | 'fp16';
+  channelsLast: boolean;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   report: boolean;
 }
@@ -64,11 +66,13 @@ export const RUN_FLAGS: (FlagSpec & { distillOnly?: boolean })[] = [
   { name: 'resume', type: 'boolean', help: 'continue from OUT/checkpoint.pt when it exists' },
   { name: 'threads', type: 'int', value: 'N', help: 'LibTorch threads (default: LibTorch\'s choice or KDS_NUM_THREADS)' },
   { name: 'device', type: 'string', value: 'DEV', help: "'cpu' (default), 'cuda' or 'cuda:N'" },
+  { name: 'precision', type: 'string', value: 'P', help: 'fp32 (default), bf16 or fp16: autocast forward passes (fp16 with loss scaling)' },
+  { name: 'channels-last', type: 'boolean', help: 'models and batches in channels-last layout (faster convolutions on NVIDIA GPUs)' },
   { name: 'progress', type: 'string', value: 'MODE', help: 'auto (default: a bar on a terminal, lines otherwise), bar, lines or none' },
   { name: 'report', type: 'boolean', help: 'write report.md/.html with charts at the end (default on)' },
 ];
 
-const TOP_KEYS = ['teacher', 'student', 'data', 'loss', 'optimizer', 'schedule', 'steps', 'seed', 'validateEvery', 'checkpointEvery', 'out', 'resume', 'threads', 'device', 'progress', 'report'];
+const TOP_KEYS = ['teacher', 'student', 'data', 'loss', 'optimizer', 'schedule', 'steps', 'seed', 'validateEvery', 'checkpointEvery', 'out', 'resume', 'threads', 'device', 'precision', 'channelsLast', 'progress', 'report'];
 const DATA_KEYS = ['train', 'val', 'scale', 'patchSize', 'batchSize', 'augment'];
 const MODEL_KEYS = ['arch', 'weights', 'torchscript'];
 
@@ -230,6 +234,10 @@ export function runConfig(command: 'distill' | 'train', flags: Map<string, FlagV
   expect(threads === undefined || (Number.isInteger(threads) && (threads as number) >= 1), `threads must be a positive integer, got ${JSON.stringify(threads)}`);
   const device = f('device') ?? c.device ?? 'cpu';
   expect(typeof device === 'string' && /^(cpu|cuda(:\d+)?)$/.test(device), `device must be cpu, cuda or cuda:N, got ${JSON.stringify(device)}`);
+  const precision = f('precision') ?? c.precision ?? 'fp32';
+  expect(['fp32', 'bf16', 'fp16'].includes(precision as string), `precision must be fp32, bf16 or fp16, got ${JSON.stringify(precision)}`);
+  const channelsLast = f('channels-last') ?? c.channelsLast ?? false;
+  expect(typeof channelsLast === 'boolean', 'channelsLast must be true or false');
   const progress = f('progress') ?? c.progress ?? 'auto';
   expect(['auto', 'bar', 'lines', 'none'].includes(progress as string), `progress must be auto, bar, lines or none, got ${JSON.stringify(progress)}`);
   const report = f('report') ?? c.report ?? true;
@@ -250,6 +258,8 @@ export function runConfig(command: 'distill' | 'train', flags: Map<string, FlagV
     resume: resume as boolean,
     threads: threads as number | undefined,
     device: device as string,
+    precision: precision as RunConfig['precision'],
+    channelsLast: channelsLast as boolean,
     progress: progress as RunConfig['progress'],
     report: report as boolean,
   };

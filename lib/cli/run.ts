@@ -61,6 +61,8 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     if (teacher) kds.setTeacher(teacher);
     kds.setStudent(student);
     kds.setLoss(config.loss);
+    kds.setPrecision(config.precision);
+    if (config.channelsLast) kds.setMemoryFormat('channels_last');
     return { trainSet, valSet, teacher, teacherArch, student, kds };
   });
   const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;

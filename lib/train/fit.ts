@@ -5,6 +5,7 @@ import path from 'node:path';
 import { KDSError } from '../errors';
 import type { KDS, OptimizerOptions, StepLosses } from '../kds';
 import type { Model } from '../models';
+import { defaultCudnnBenchmarkForDevice } from '../runtime';
 import { describe } from '../tensor';
 import { JsonlLog, StepRecord, ValidationRecord } from './log';
 import { createProgress, ProgressMode, TextStream } from './progress';
@@ -144,6 +145,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   if (typeof optimizer !== 'object' || optimizer === null || 'lr' in optimizer)
     throw new KDSError('E_ARG', `optimizer must be an object without lr (the schedule sets it), got ${describe(optimizer)}`);
   kds.setOptimizer({ ...optimizer, lr: schedule.rate(1) }); // checks the options before anything runs
+  defaultCudnnBenchmarkForDevice(kds.device); // fixed-size patches: autotuned convolutions pay off on CUDA
 
   const outDir = options.outDir;
   if (outDir !== undefined) {
@@ -247,7 +249,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
       }
       trainSeconds += (Date.now() - t0) / 1000;
       step++;
-      const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, time: seconds() };
+      const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, ...(last.skipped ? { skipped: true as const } : {}), time: seconds() };
       log?.write(record);
       progress.step({ step, totalSteps: steps, stepsPerSecond: (step - startStep) / Math.max(trainSeconds, 1e-9), lr, losses: last, lastPsnr });
       options.onStep?.(record);

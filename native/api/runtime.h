@@ -2,6 +2,7 @@
 #pragma once
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace kds {
 
@@ -10,6 +11,8 @@ struct BuildInfo {
   std::string libtorchDir;
   bool cudaAvailable = false;
   int cudaDeviceCount = 0;
+  std::vector<std::string> cudaDevices;  // "name (memory, sm_XY)" per device; empty in a CPU build
+  bool cudnnBenchmark = false;
   int numThreads = 0;
   std::string parallelInfo;
 };
@@ -19,6 +22,10 @@ struct BuildInfo {
 void setNumThreads(int n);
 int numThreads();
 void manualSeed(uint64_t seed);
+// cuDNN autotuning (torch.backends.cudnn.benchmark): convolutions time their algorithms on the first
+// call of each shape and keep the fastest. Process-wide; off by default; no effect without cuDNN.
+void setCudnnBenchmark(bool on);
+bool cudnnBenchmark();
 BuildInfo buildInfo();
 
 }  // namespace kds

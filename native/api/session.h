@@ -32,6 +32,18 @@ struct AdamOptions {
   double weightDecay = 0.0;
 };
 
+// Mixed precision of the training step. "bf16" and "fp16" run the teacher and student forward passes under
+// autocast and compute the loss in float32 on float32 copies of their outputs; weights, gradients and
+// Adam's state stay float32. "fp16" also scales the loss (dynamic loss scaling; torch.amp.GradScaler's
+// defaults below).
+struct PrecisionOptions {
+  std::string precision = "fp32";  // "fp32", "bf16" or "fp16"
+  double initScale = 65536.0;
+  double growthFactor = 2.0;
+  double backoffFactor = 0.5;
+  int64_t growthInterval = 2000;
+};
+
 // Wall-clock milliseconds of the phases of one train() call, timed with std::chrono::steady_clock on the
 // calling thread, so benchmarks can say where a step's time goes. On CUDA a phase ends when its kernels
 // are queued (no synchronisation is added); reading the loss values back synchronises.
@@ -47,6 +59,10 @@ struct StepTimings {
 
 struct StepLosses {
   double total = 0, DS = 0, TS = 0, SA = 0;  // parts unweighted
+  // fp16: the step's gradients overflowed, so it was skipped (weights and Adam unchanged) and the loss
+  // scale lowered. Not an error: dynamic loss scaling expects it now and then.
+  bool skipped = false;
+  double lossScale = 1.0;  // fp16: the loss scale the step used; 1 otherwise
   StepTimings timings;
 };
 
@@ -63,10 +79,17 @@ class Session {
   void setStudent(ModelPtr student);
   void setLoss(const LossOptions& options);
   void setOptimizer(const AdamOptions& options);
+  // Throws E_DEVICE when the current device cannot autocast to it (and setDevice, for a device that
+  // cannot autocast to the current precision). Resets fp16's loss scale.
+  void setPrecision(const PrecisionOptions& options);
+  // true: teacher, student and input batches in channels-last layout (NHWC strides, same values), which
+  // convolutions on NVIDIA tensor cores prefer. Converts the models' 4-D parameters in place.
+  void setChannelsLast(bool on);
   // One optimisation step. On any error no weight and no optimiser state changes.
   StepLosses train(const Tensor& lr, const Tensor& hr);
   void saveStudent(const std::string& path);
-  // Student weights, Adam's state, the step count, LibTorch's CPU RNG state and `extra` (opaque text
+  // Student weights, Adam's state, the step count, LibTorch's CPU RNG state, fp16's loss-scaler state
+  // (when fp16 is on) and `extra` (opaque text
   // that lib/ uses for the schedule and sampler state), in one atomically written file.
   void saveCheckpoint(const std::string& path, const std::string& extra);
   // Restores what saveCheckpoint wrote into the current student and returns `extra`. All or nothing.

@@ -1,6 +1,11 @@
 #include "core/runtime.h"
 
 #include <ATen/Parallel.h>
+#ifdef KDS_WITH_CUDA  // defined by CMakeLists.txt for a CUDA LibTorch
+// The CUDA runtime's own header: ATen/cuda/CUDAContext.h would also need the cuBLAS/cuSPARSE headers,
+// which a minimal CUDA toolkit (enough for LibTorch's config) lacks.
+#include <cuda_runtime_api.h>
+#endif
 
 #include <atomic>
 #include <sstream>
@@ -29,6 +34,9 @@ void applyThreadSettings() {
 }
 
 void manualSeed(uint64_t seed) { torch::manual_seed(seed); }
+
+void setCudnnBenchmark(bool on) { at::globalContext().setBenchmarkCuDNN(on); }
+bool cudnnBenchmark() { return at::globalContext().benchmarkCuDNN(); }
 
 torch::Device parseDevice(const std::string& name) {
   std::optional<torch::Device> device;
@@ -75,6 +83,18 @@ BuildInfo buildInfo() {
 #endif
   info.cudaAvailable = torch::cuda::is_available();
   info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
+#ifdef KDS_WITH_CUDA
+  for (int i = 0; i < info.cudaDeviceCount; ++i) {
+    cudaDeviceProp p{};
+    if (cudaGetDeviceProperties(&p, i) != cudaSuccess) {
+      info.cudaDevices.emplace_back("(properties unavailable)");
+      continue;
+    }
+    info.cudaDevices.push_back(std::string(p.name) + " (" + std::to_string(p.totalGlobalMem >> 20) + " MiB, sm_" +
+                               std::to_string(p.major) + std::to_string(p.minor) + ")");
+  }
+#endif
+  info.cudnnBenchmark = cudnnBenchmark();
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
   return info;

@@ -4,6 +4,7 @@
 #include <mutex>
 
 #include "api/error.h"
+#include "core/precision.h"
 #include "core/runtime.h"
 #include "core/torch_tensor.h"
 #include "io/checkpoint.h"
@@ -30,6 +31,23 @@ class PhaseClock {
   Clock::time_point start_ = Clock::now(), last_ = start_;
 };
 
+// Gives the 4-D parameters of a model (convolution weights) the channels-last or the default layout: same
+// values, other strides. set_data keeps each parameter's identity, so Adam's state still belongs to it.
+void applyMemoryFormat(TorchModel& model, bool channelsLast) {
+  torch::NoGradGuard noGrad;
+  const auto format = channelsLast ? at::MemoryFormat::ChannelsLast : at::MemoryFormat::Contiguous;
+  for (auto& [name, p] : model.namedParameters())
+    if (p.dim() == 4 && !p.is_contiguous(format)) p.set_data(p.contiguous(format));
+}
+
+// Reduced-precision outputs of an autocast forward as float32, for the loss (float32 math throughout).
+SrOutput asFloat32(SrOutput out) {
+  for (auto& f : out.features)
+    if (f.is_floating_point() && f.scalar_type() != torch::kFloat) f = f.to(torch::kFloat);
+  if (out.output.scalar_type() != torch::kFloat) out.output = out.output.to(torch::kFloat);
+  return out;
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -39,6 +57,10 @@ struct Session::Impl {
   AdamOptions adam;
   std::unique_ptr<torch::optim::Adam> optimizer;  // built for the current student on first use
   int64_t steps = 0;                              // steps applied with the current optimizer
+  PrecisionOptions precision;
+  std::optional<at::ScalarType> autocast;  // the forward passes' autocast dtype; none for fp32
+  GradScaler scaler;                       // enabled for fp16 only
+  bool channelsLast = false;
 
   torch::optim::AdamOptions torchAdamOptions() const {
     return torch::optim::AdamOptions(adam.lr).betas({adam.beta1, adam.beta2}).eps(adam.eps).weight_decay(adam.weightDecay);
@@ -64,6 +86,19 @@ struct Session::Impl {
       throw Error(ErrorCode::NonFinite, std::string(name) + " contains NaN or Inf values");
     return t;
   }
+
+  // A batch on the training device (in the chosen layout). To a GPU it goes through pinned host memory, so
+  // the copy is an asynchronous DMA and the host goes on queueing the forward passes. pin_memory() takes
+  // its block from LibTorch's caching host allocator, which recycles pinned blocks across steps and, for
+  // a non_blocking copy, records an event so that no block is reused while a copy from it is in flight:
+  // a hand-made staging buffer would need that same bookkeeping, and the host-side cost (one memcpy of
+  // the batch into pinned memory) is the same.
+  torch::Tensor toDevice(const torch::Tensor& batch) const {
+    auto t = batch;
+    if (device.is_cuda() && t.is_cpu()) t = t.pin_memory();
+    t = t.to(device, /*non_blocking=*/true);
+    return channelsLast ? t.contiguous(at::MemoryFormat::ChannelsLast) : t;
+  }
 };
 
 Session::Session() : impl_(std::make_unique<Impl>()) {}
@@ -71,10 +106,13 @@ Session::~Session() = default;
 
 void Session::setDevice(const std::string& name) {
   auto device = parseDevice(name);
+  auto autocast = autocastDtype(impl_->precision.precision, device.type());  // E_DEVICE before any change
   if (impl_->optimizer && impl_->steps > 0 && device != impl_->device)
     throw Error(ErrorCode::State, "setDevice('" + name + "') after training started: the optimiser state lives on " +
                                       impl_->device.str() + "; choose the device before the first train() call");
   impl_->device = device;
+  impl_->autocast = autocast;
+  impl_->scaler.moveTo(device);
   if (impl_->teacher) asTorchModel(*impl_->teacher).moveTo(device);
   if (impl_->student) asTorchModel(*impl_->student).moveTo(device);
 }
@@ -90,6 +128,7 @@ void Session::setTeacher(ModelPtr teacher) {
   auto& t = asTorchModel(*teacher);
   std::lock_guard<std::mutex> lock(t.mutex());
   t.moveTo(impl_->device);
+  if (impl_->channelsLast) applyMemoryFormat(t, true);
   t.setTraining(false);
   impl_->teacher = std::move(teacher);
 }
@@ -104,6 +143,7 @@ void Session::setStudent(ModelPtr student) {
   if (s.trainableParameters().empty()) throw Error(ErrorCode::Argument, "setStudent: the model has no trainable parameters");
   std::lock_guard<std::mutex> lock(s.mutex());
   s.moveTo(impl_->device);
+  if (impl_->channelsLast) applyMemoryFormat(s, true);
   impl_->student = std::move(student);
   impl_->optimizer.reset();  // a new student gets a fresh Adam
 }
@@ -115,6 +155,26 @@ void Session::setOptimizer(const AdamOptions& options) {
   if (impl_->optimizer) {  // keep the moments; change the hyper-parameters
     for (auto& group : impl_->optimizer->param_groups())
       static_cast<torch::optim::AdamOptions&>(group.options()) = impl_->torchAdamOptions();
+  }
+}
+
+void Session::setPrecision(const PrecisionOptions& options) {
+  auto autocast = autocastDtype(options.precision, impl_->device.type());
+  impl_->precision = options;
+  impl_->autocast = autocast;
+  if (options.precision == "fp16")
+    impl_->scaler.reset(options, impl_->device);
+  else
+    impl_->scaler.disable();
+}
+
+void Session::setChannelsLast(bool on) {
+  impl_->channelsLast = on;
+  for (auto* model : {impl_->teacher.get(), impl_->student.get()}) {
+    if (!model) continue;
+    auto& m = asTorchModel(*model);
+    std::lock_guard<std::mutex> lock(m.mutex());
+    applyMemoryFormat(m, on);
   }
 }
 
@@ -150,20 +210,28 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
   }
   auto& optimizer = impl.ensureOptimizer();
 
-  lr = lr.to(impl.device, /*non_blocking=*/true);
-  hr = hr.to(impl.device, /*non_blocking=*/true);
+  lr = impl.toDevice(lr);
+  hr = impl.toDevice(hr);
   timings.prepare = clock.lap();
 
   SrOutput teacherOut;
   if (teacher) {
     torch::NoGradGuard noGrad;
     teacher->setTraining(false);
-    teacherOut = translateTorchErrors(ErrorCode::Shape, "teacher forward failed", [&] { return teacher->run(lr); });
+    teacherOut = translateTorchErrors(ErrorCode::Shape, "teacher forward failed", [&] {
+      AutocastScope autocast(impl.device.type(), impl.autocast);
+      return teacher->run(lr);
+    });
+    if (impl.autocast) teacherOut = asFloat32(std::move(teacherOut));
   }
   timings.teacherForward = clock.lap();
   optimizer.zero_grad(/*set_to_none=*/true);
   student.setTraining(true);
-  SrOutput studentOut = translateTorchErrors(ErrorCode::Shape, "student forward failed", [&] { return student.run(lr); });
+  SrOutput studentOut = translateTorchErrors(ErrorCode::Shape, "student forward failed", [&] {
+    AutocastScope autocast(impl.device.type(), impl.autocast);
+    return student.run(lr);
+  });
+  if (impl.autocast) studentOut = asFloat32(std::move(studentOut));
   timings.studentForward = clock.lap();
 
   LossParts parts = distillationLoss(studentOut, teacher ? &teacherOut : nullptr, hr, impl.loss);
@@ -175,12 +243,26 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
                                           ", SA " + std::to_string(result.SA) + "); the step was not applied");
   timings.loss = clock.lap();
 
-  translateTorchErrors(ErrorCode::Internal, "backward failed", [&] { parts.total.backward(); });
+  translateTorchErrors(ErrorCode::Internal, "backward failed", [&] {
+    (impl.scaler.enabled() ? impl.scaler.scaleLoss(parts.total) : parts.total).backward();
+  });
   timings.backward = clock.lap();
   std::vector<torch::Tensor> grads;
   for (auto& p : student.trainableParameters())
     if (p.grad().defined()) grads.push_back(p.grad());
-  if (!grads.empty() && !torch::stack(torch::_foreach_norm(grads)).isfinite().all().item<bool>()) {
+  if (impl.scaler.enabled()) {  // fp16: unscale; on overflow skip the step (not an error) and back off
+    result.lossScale = impl.scaler.scale();
+    const bool overflow = impl.scaler.unscale(grads);
+    impl.scaler.update();
+    if (overflow) {
+      optimizer.zero_grad(true);
+      result.skipped = true;
+      timings.optimizer = clock.lap();
+      timings.total = clock.sinceStart();
+      result.timings = timings;
+      return result;
+    }
+  } else if (!grads.empty() && !torch::stack(torch::_foreach_norm(grads)).isfinite().all().item<bool>()) {
     optimizer.zero_grad(true);
     throw Error(ErrorCode::NonFinite, "the student's gradients are not finite; the step was not applied");
   }
@@ -207,6 +289,7 @@ void Session::saveCheckpoint(const std::string& path, const std::string& extra) 
   c.student = student.namedParameters();
   c.optimizer = exportAdamState(impl_->ensureOptimizer(), student.trainableParameters());
   c.steps = impl_->steps;
+  c.gradScaler = impl_->scaler.state();
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> genLock(generator.mutex());
@@ -219,6 +302,7 @@ void Session::saveCheckpoint(const std::string& path, const std::string& extra) 
 std::string Session::loadCheckpoint(const std::string& path) {
   if (!impl_->student) throw Error(ErrorCode::State, "loadCheckpoint() before setStudent(): set the student the checkpoint belongs to first");
   Checkpoint c = readCheckpoint(path);
+  GradScaler::checkState(c.gradScaler, path);
   auto& student = asTorchModel(*impl_->student);
   std::lock_guard<std::mutex> lock(student.mutex());
   auto& optimizer = impl_->ensureOptimizer();
@@ -237,6 +321,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
     throw;
   }
   impl_->steps = c.steps;
+  impl_->scaler.loadState(c.gradScaler);
   if (c.rng.numel() > 0) {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> genLock(generator.mutex());

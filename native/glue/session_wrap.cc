@@ -16,6 +16,8 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                       InstanceMethod<&SessionWrap::setTeacher>("setTeacher"),
                       InstanceMethod<&SessionWrap::setStudent>("setStudent"), InstanceMethod<&SessionWrap::setLoss>("setLoss"),
                       InstanceMethod<&SessionWrap::setOptimizer>("setOptimizer"), InstanceMethod<&SessionWrap::train>("train"),
+                      InstanceMethod<&SessionWrap::setPrecision>("setPrecision"),
+                      InstanceMethod<&SessionWrap::setChannelsLast>("setChannelsLast"),
                       InstanceMethod<&SessionWrap::saveStudent>("saveStudent"),
                       InstanceMethod<&SessionWrap::saveCheckpoint>("saveCheckpoint"),
                       InstanceMethod<&SessionWrap::loadCheckpoint>("loadCheckpoint"),
@@ -111,6 +113,29 @@ Napi::Value SessionWrap::setOptimizer(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value SessionWrap::setPrecision(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setPrecision");
+  auto o = objectArg(info, 0, "precision options");
+  PrecisionOptions options;
+  options.precision = stringOption(o, "precision", options.precision);
+  options.initScale = numberOption(o, "initScale", options.initScale);
+  options.growthFactor = numberOption(o, "growthFactor", options.growthFactor);
+  options.backoffFactor = numberOption(o, "backoffFactor", options.backoffFactor);
+  options.growthInterval = static_cast<int64_t>(numberOption(o, "growthInterval", static_cast<double>(options.growthInterval)));
+  guarded(env, [&] { s.setPrecision(options); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::setChannelsLast(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setMemoryFormat");
+  if (info.Length() < 1 || !info[0].IsBoolean()) throw makeError(env, ErrorCode::Argument, "channelsLast must be a boolean");
+  bool on = info[0].As<Napi::Boolean>().Value();
+  guarded(env, [&] { s.setChannelsLast(on); });
+  return env.Undefined();
+}
+
 Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   session(env, "train");
@@ -127,6 +152,8 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
         out.Set("DS", r.DS);
         out.Set("TS", r.TS);
         out.Set("SA", r.SA);
+        out.Set("skipped", r.skipped);
+        out.Set("lossScale", r.lossScale);
         auto timings = Napi::Object::New(env);
         timings.Set("prepare", r.timings.prepare);
         timings.Set("teacherForward", r.timings.teacherForward);

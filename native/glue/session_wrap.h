@@ -22,6 +22,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value setStudent(const Napi::CallbackInfo& info);
   Napi::Value setLoss(const Napi::CallbackInfo& info);
   Napi::Value setOptimizer(const Napi::CallbackInfo& info);
+  Napi::Value setPrecision(const Napi::CallbackInfo& info);
+  Napi::Value setChannelsLast(const Napi::CallbackInfo& info);
   Napi::Value train(const Napi::CallbackInfo& info);
   Napi::Value saveStudent(const Napi::CallbackInfo& info);
   Napi::Value saveCheckpoint(const Napi::CallbackInfo& info);

@@ -1,6 +1,7 @@
 // Training checkpoints: one file that `torch.load` reads (a dict), written atomically.
 //   {"format": "kds-checkpoint-1", "student": {name: tensor}, "optimizer": {"{i}.exp_avg": ...},
-//    "steps": int, "rng": uint8 tensor (LibTorch's CPU generator state), "extra": str (JSON from lib/)}
+//    "steps": int, "rng": uint8 tensor (LibTorch's CPU generator state), "extra": str (JSON from lib/),
+//    "grad_scaler": {"scale", "growth_tracker"} (only when training in fp16; optional when reading)}
 #pragma once
 #include <torch/torch.h>
 
@@ -17,6 +18,7 @@ struct Checkpoint {
   int64_t steps = 0;
   torch::Tensor rng;
   std::string extra;
+  NamedTensors gradScaler;  // empty unless fp16
 };
 
 void writeCheckpoint(const std::string& path, const Checkpoint& checkpoint);
