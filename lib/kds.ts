@@ -1,3 +1,4 @@
+import { distributedOptions, DistributedOptions } from './distributed';
 import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
 import { native, NativeLossOptions, NativeSession } from './native';
@@ -54,6 +55,7 @@ export interface StepTimings {
   studentForward: number;
   /** DS, TS and SA losses, and reading their values back. */
   loss: number;
+  /** Backward, and in a distributed run the gradients' all-reduce (which waits for the slowest rank). */
   backward: number;
   /** The gradients' finiteness check and the Adam update. */
   optimizer: number;
@@ -226,6 +228,30 @@ export class KDS {
         throw new KDSError('E_FILE', `checkpoint '${path}': its extra is not valid JSON (${(err as Error).message}); the weights and optimiser state were restored`, { cause: err });
       }
     });
+  }
+
+  /**
+   * Joins a data-parallel run (see docs/distributed.md): resolves once every rank joined. Without
+   * options it reads RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (as torchrun and `kds distill --nproc`
+   * set them); explicit options win. Afterwards the first train() makes every rank start from rank 0's
+   * student and Adam state, and every train() averages the gradients of all ranks, so N ranks with batch b
+   * step like one process with batch N*b. Each rank passes its own batch.
+   */
+  setDistributed(options: DistributedOptions = {}): Promise<void> {
+    return this.#enqueue('setDistributed', () => {
+      const resolved = distributedOptions(options);
+      return awaitNative(() => this.#session.setDistributed(resolved));
+    });
+  }
+
+  /** This process's rank in the data-parallel run (0 when not distributed). */
+  get rank(): number {
+    return this.#session.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel run (1 when not distributed). */
+  get worldSize(): number {
+    return this.#session.worldSize ?? 1;
   }
 
   /** Optimiser steps applied to the current student (restored by loadCheckpoint). */
