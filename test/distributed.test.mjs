@@ -31,6 +31,19 @@ function freePort() {
   });
 }
 
+// Three tiny 48 x 40 PNG photographs (deterministic), written once.
+async function tinyPhotos() {
+  const photos = path.join(work, 'photos');
+  if (fs.existsSync(photos)) return photos;
+  fs.mkdirSync(photos, { recursive: true });
+  for (let k = 0; k < 3; k++) {
+    const w = 48, h = 40, px = Buffer.alloc(w * h * 3);
+    for (let i = 0; i < px.length; i++) px[i] = Math.round(128 + 100 * Math.sin(i * 0.37 + k) * Math.cos(i * 0.011));
+    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(photos, `img${k}.png`));
+  }
+  return photos;
+}
+
 // Runs the worker (world size 1: no process group) or `worldSize` ranks of it; resolves to the parsed
 // JSON lines by rank, the exit codes and the wall time.
 async function runWorkers(worldSize, args) {
@@ -154,13 +167,7 @@ async function assertSameAsSingle(tag) {
 }
 
 test('kds distill --nproc 2 runs two ranks end to end and writes one checkpoint and report', async () => {
-  const photos = path.join(work, 'photos');
-  fs.mkdirSync(photos, { recursive: true });
-  for (let k = 0; k < 3; k++) {
-    const w = 48, h = 40, px = Buffer.alloc(w * h * 3);
-    for (let i = 0; i < px.length; i++) px[i] = Math.round(128 + 100 * Math.sin(i * 0.37 + k) * Math.cos(i * 0.011));
-    await sharp(px, { raw: { width: w, height: h, channels: 3 } }).png().toFile(path.join(photos, `img${k}.png`));
-  }
+  const photos = await tinyPhotos();
   const teacherFile = path.join(work, 'teacher.pt');
   const teacher = models.edsr({ scale: 2, nResblocks: 1, nFeats: 8 });
   await teacher.saveStateDict(teacherFile);
@@ -181,6 +188,36 @@ test('kds distill --nproc 2 runs two ranks end to end and writes one checkpoint 
   assert.equal(files.filter((f) => f.includes('.tmp')).length, 0);
   const steps = fs.readFileSync(path.join(out, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"step"'));
   assert.equal(steps.length, 3, 'one log line per step, from rank 0 only');
+});
+
+test('kds train --nproc 2 --resume continues exactly where an uninterrupted distributed run would be', async () => {
+  const env = { ...process.env, KDS_NUM_THREADS: '1' };
+  delete env.RANK;
+  delete env.WORLD_SIZE;
+  const photos = await tinyPhotos();
+  const kds = (...args) => spawnSync(process.execPath, [bin, 'train', '--nproc', '2', '--student', 'edsr-r1f4', '--train', photos, '--patch-size', '8',
+    '--batch-size', '2', '--schedule', 'constant', '--lr', '1e-3', '--checkpoint-every', '1', '--no-report', '--progress', 'lines', ...args],
+    { encoding: 'utf8', env, timeout: 120000 });
+  const whole = path.join(work, 'resume-whole'), parts = path.join(work, 'resume-parts');
+  for (const r of [kds('--steps', '4', '--out', whole), kds('--steps', '2', '--out', parts)]) assert.equal(r.status, 0, r.stderr);
+  const again = kds('--steps', '4', '--out', parts, '--resume');
+  assert.equal(again.status, 0, again.stderr);
+  assert.match(again.stderr, /\[rank 0\] resumed from .* at step 2\/4/);
+  const steps = fs.readFileSync(path.join(parts, 'log.jsonl'), 'utf8').split('\n').filter((l) => l.includes('"type":"step"'));
+  assert.deepEqual(steps.map((l) => JSON.parse(l).step), [1, 2, 3, 4]);
+  // Rank 1 restored its own sampler position (seed + 1) from rank 0's state: the same batches, the same weights.
+  fs.copyFileSync(path.join(whole, 'student.pt'), path.join(work, 'resume-whole.pt'));
+  fs.copyFileSync(path.join(parts, 'student.pt'), path.join(work, 'resume-parts.pt'));
+  // One process with the same flags draws rank 0's patches only; had rank 1 drawn the same patches as
+  // rank 0, the averaged gradient (g + g) / 2 would be exactly g and the weights would equal this run's.
+  const alone = path.join(work, 'resume-alone');
+  const single = spawnSync(process.execPath, [bin, 'train', '--student', 'edsr-r1f4', '--train', photos, '--patch-size', '8', '--batch-size', '2',
+    '--schedule', 'constant', '--lr', '1e-3', '--no-report', '--steps', '4', '--out', alone], { encoding: 'utf8', env, timeout: 120000 });
+  assert.equal(single.status, 0, single.stderr);
+  fs.copyFileSync(path.join(alone, 'student.pt'), path.join(work, 'resume-alone.pt'));
+  const cmp = await runFixture('compare_students.py', work, { reference: 'resume-whole.pt', others: ['resume-parts.pt', 'resume-alone.pt'] });
+  assert.equal(cmp['resume-parts.pt'].bitwiseEqual, true, `differs by up to ${cmp['resume-parts.pt'].maxAbsDiff}`);
+  assert.ok(cmp['resume-alone.pt'].maxAbsDiff > 1e-5, `2 ranks vs 1 process: ${cmp['resume-alone.pt'].maxAbsDiff}`);
 });
 
 test('kds distill --nproc: a failing rank stops the run with its exit code; bad launcher flags are usage errors', () => {
