@@ -14,6 +14,11 @@ export interface DistributedOptions {
   masterAddr?: string;
   /** Port of the rendezvous on rank 0. Default: $MASTER_PORT, else 29500. */
   masterPort?: number;
+  /**
+   * This process's index on its machine (which GPU it uses: `cuda:${localRank}`). Default: $LOCAL_RANK,
+   * else the rank. kds does not use it itself; `kds distill --nproc` picks the device with it.
+   */
+  localRank?: number;
   /** 'gloo' (default; CPU tensors) or 'nccl' (needs a CUDA build with NCCL; not in this build). */
   backend?: 'gloo' | 'nccl';
   /**
@@ -24,7 +29,7 @@ export interface DistributedOptions {
   timeoutMs?: number;
 }
 
-const KEYS = ['rank', 'worldSize', 'masterAddr', 'masterPort', 'backend', 'timeoutMs'];
+const KEYS = ['rank', 'worldSize', 'localRank', 'masterAddr', 'masterPort', 'backend', 'timeoutMs'];
 
 function fromEnv(name: string, env: NodeJS.ProcessEnv): number | undefined {
   const raw = env[name];
@@ -41,7 +46,10 @@ function integer(value: unknown, name: string, min: number, max: number, source:
 }
 
 /** Explicit options over the environment, checked; every bad value is an E_ARG KDSError. */
-export function distributedOptions(options: DistributedOptions = {}, env: NodeJS.ProcessEnv = process.env): NativeDistributedOptions {
+export function distributedOptions(
+  options: DistributedOptions = {},
+  env: NodeJS.ProcessEnv = process.env,
+): NativeDistributedOptions & { localRank: number } {
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw new KDSError('E_ARG', `distributed options must be an object, got ${describe(options)}`);
   for (const key of Object.keys(options))
@@ -55,7 +63,13 @@ export function distributedOptions(options: DistributedOptions = {}, env: NodeJS
   const backend = options.backend ?? 'gloo';
   if (backend !== 'gloo' && backend !== 'nccl') throw new KDSError('E_ARG', `backend must be 'gloo' or 'nccl', got ${describe(backend)}`);
   const timeoutMs = integer(options.timeoutMs ?? fromEnv('KDS_DIST_TIMEOUT_MS', env) ?? 60000, 'timeoutMs', 1, 2 ** 31 - 1, 'KDS_DIST_TIMEOUT_MS');
-  return { rank, worldSize, masterAddr, masterPort, backend, timeoutMs };
+  const localRank = integer(options.localRank ?? fromEnv('LOCAL_RANK', env) ?? rank, 'localRank', 0, worldSize - 1, 'LOCAL_RANK');
+  return { rank, worldSize, localRank, masterAddr, masterPort, backend, timeoutMs };
+}
+
+/** $LOCAL_RANK (0 when unset): which of this machine's GPUs a rank started by --nproc or torchrun uses. */
+export function localRankFromEnv(env: NodeJS.ProcessEnv = process.env): number {
+  return fromEnv('LOCAL_RANK', env) ?? 0;
 }
 
 /** Whether the environment describes a distributed run (RANK and WORLD_SIZE set, as torchrun and --nproc do). */

@@ -91,6 +91,7 @@ export class KDS {
   #disposed = false;
   #teacher: Model | undefined;
   #student: Model | undefined;
+  #localRank = 0;
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
@@ -238,10 +239,16 @@ export class KDS {
    * step like one process with batch N*b. Each rank passes its own batch.
    */
   setDistributed(options: DistributedOptions = {}): Promise<void> {
-    return this.#enqueue('setDistributed', () => {
-      const resolved = distributedOptions(options);
-      return awaitNative(() => this.#session.setDistributed(resolved));
+    return this.#enqueue('setDistributed', async () => {
+      const { localRank, ...resolved } = distributedOptions(options);
+      await awaitNative(() => this.#session.setDistributed(resolved));
+      this.#localRank = localRank;
     });
+  }
+
+  /** This process's index on its machine, from setDistributed (0 when not distributed). */
+  get localRank(): number {
+    return this.#localRank;
   }
 
   /** This process's rank in the data-parallel run (0 when not distributed). */

@@ -132,6 +132,7 @@ export interface NativeBuildInfo {
   cudaDeviceCount: number;
   numThreads: number;
   parallelInfo: string;
+  distributed: boolean;
 }
 
 export interface NativeAddon extends NativeDataAddon {

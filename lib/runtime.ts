@@ -9,6 +9,8 @@ export interface Info {
   cudaDeviceCount: number;
   numThreads: number;
   parallelInfo: string;
+  /** Whether this build has data-parallel training (c10d with Gloo): see kds.setDistributed. */
+  distributed: boolean;
 }
 
 /**

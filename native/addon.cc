@@ -39,6 +39,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cudaDeviceCount", b.cudaDeviceCount);
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);
+  out.Set("distributed", b.distributed);
   return out;
 }
 

@@ -260,6 +260,7 @@ test('setDistributed rejects bad options with a KDSError naming the problem', as
       [{ worldSize: 2, rank: 0, masterAddr: '' }, 'E_ARG', /masterAddr must be a host name/],
       [{ worldSize: 2, rank: 0, backend: 'mpi' }, 'E_ARG', /backend must be 'gloo' or 'nccl'/],
       [{ worldSize: 2, rank: 0, timeoutMs: 0 }, 'E_ARG', /timeoutMs must be an integer/],
+      [{ worldSize: 2, rank: 0, localRank: -1 }, 'E_ARG', /localRank must be an integer in \[0, 1\]/],
       [{ worldSize: 2, rank: 0, port: 1 }, 'E_ARG', /unknown distributed option 'port'/],
       [{ worldSize: 1, rank: 0, backend: 'nccl' }, 'E_DEVICE', /nccl' needs a CUDA build/],
       ['x', 'E_ARG', /distributed options must be an object/],
@@ -278,6 +279,7 @@ test('setDistributed rejects bad options with a KDSError naming the problem', as
     await kds.setDistributed({ worldSize: 1, rank: 0, masterPort: await freePort() });
     assert.equal(kds.rank, 0);
     assert.equal(kds.worldSize, 1);
+    assert.equal(kds.localRank, 0);
     await assert.rejects(kds.setDistributed({ worldSize: 1, rank: 0 }), (err) => err.code === 'E_STATE' && /already joined/.test(err.message));
   } finally {
     for (const [k, v] of Object.entries(saved)) if (v === undefined) delete process.env[k]; else process.env[k] = v;

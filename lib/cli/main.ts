@@ -140,6 +140,7 @@ export const COMMANDS: Record<string, Command> = {
         addon,
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
         cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount },
+        distributed: i.distributed ? 'gloo' : null,
         build: i.parallelInfo.trim(),
       };
       if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
@@ -148,6 +149,7 @@ export const COMMANDS: Record<string, Command> = {
       out(`addon ${report.addon}`);
       out(`CPU: ${report.cpu.model}, ${report.cpu.cores} logical cores, LibTorch threads ${report.cpu.threads}${report.cpu.KDS_NUM_THREADS ? ` (KDS_NUM_THREADS=${report.cpu.KDS_NUM_THREADS})` : ''}`);
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
+      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (gloo headers were missing at build time)'}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
   },

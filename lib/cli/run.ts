@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { datasets, Dataset } from '../data/datasets';
 import { upscaleBicubic } from '../data/resize';
-import { distributedEnvironment } from '../distributed';
+import { distributedEnvironment, localRankFromEnv } from '../distributed';
 import { KDSError } from '../errors';
 import { evaluate, Evaluation } from '../evaluate';
 import { KDS } from '../kds';
@@ -57,7 +57,8 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     manualSeed(config.seed); // the student's initial weights
     const student = (await loadModel(config.student, data.scale, 'student')).model;
     const kds = new KDS();
-    kds.setDevice(config.device);
+    // A rank on a GPU machine takes the GPU of its local rank, as with torchrun.
+    kds.setDevice(config.device === 'cuda' && distributedEnvironment() ? `cuda:${localRankFromEnv()}` : config.device);
     if (teacher) kds.setTeacher(teacher);
     kds.setStudent(student);
     kds.setLoss(config.loss);

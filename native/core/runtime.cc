@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "api/runtime.h"
+#include "dist/process_group.h"
 
 namespace kds {
 namespace {
@@ -77,6 +78,7 @@ BuildInfo buildInfo() {
   info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
+  info.distributed = dist::available();
   return info;
 }
 
