@@ -157,6 +157,16 @@ test('an error of one rank before the all-reduce (E_SHAPE) skips that step on ev
   await assertSameAsSingle('shape-');
 });
 
+test('ranks that start from different step counts all fail with E_STATE (and stay paired)', async () => {
+  const { results } = await runWorkers(2, { out: work, steps: 2, localStepsOnRank1: 1, recordErrors: true, tag: 'mismatch-', timeoutMs: 10000 });
+  for (const r of results) {
+    assert.equal(r.code, 0, JSON.stringify(r.result) + r.stderr);
+    assert.deepEqual(r.result.stepErrors.map((e) => e.code), ['E_STATE', 'E_STATE'], JSON.stringify(r.result.stepErrors));
+  }
+  assert.match(results[1].result.stepErrors[0].message, /rank 1: its step count \(1\) or optimiser state differs from rank 0's \(step 0\)/);
+  assert.match(results[0].result.stepErrors[0].message, /1 rank\(s\) hold another step count or optimiser state than rank 0/);
+});
+
 // The ranks' students are bitwise equal, and equal to the single process's within float32 rounding.
 async function assertSameAsSingle(tag) {
   const [a, b, single] = [`${tag}student-0.pt`, `${tag}student-1.pt`, `${tag}student-single.pt`];

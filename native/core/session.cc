@@ -57,21 +57,31 @@ struct Session::Impl {
     return *optimizer;
   }
 
-  // Makes every rank start from rank 0's weights and Adam state. Ranks must agree on the step count and
-  // on which parameters have Adam state (all load the same checkpoint, or none), else E_STATE.
-  void broadcastStudentFromRoot(TorchModel& student) {
+  // Before the first step after setDistributed, setStudent or loadCheckpoint: every rank starts from rank
+  // 0's weights and Adam state. Ranks must agree on the step count and on which parameters have Adam
+  // state (all loaded the same checkpoint, or none); they learn together whether one does not, and then
+  // all throw E_STATE, so their collectives stay paired.
+  void syncStudentFromRoot() {
+    if (!syncFromRoot || !student) return;
+    auto& s = asTorchModel(*student);
+    std::lock_guard<std::mutex> lock(s.mutex());
     auto& adam = ensureOptimizer();
     std::vector<torch::Tensor> tensors;
-    for (auto& [name, p] : student.namedParameters()) tensors.push_back(p.detach());
-    for (auto& [name, t] : exportAdamState(adam, student.trainableParameters()))
+    for (auto& [name, p] : s.namedParameters()) tensors.push_back(p.detach());
+    for (auto& [name, t] : exportAdamState(adam, s.trainableParameters()))
       if (name.find(".exp_avg") != std::string::npos) tensors.push_back(t);
     auto header = torch::tensor({static_cast<double>(steps), static_cast<double>(tensors.size())}, torch::kDouble);
     group->broadcastFromRoot({header});
-    if (header[0].item<double>() != static_cast<double>(steps) || header[1].item<double>() != static_cast<double>(tensors.size()))
+    const bool differs = header[0].item<double>() != static_cast<double>(steps) || header[1].item<double>() != static_cast<double>(tensors.size());
+    const int differing = static_cast<int>(group->sumWithFlags({}, {differs ? 1.0 : 0.0})[0] + 0.5);
+    if (differs)
       throw Error(ErrorCode::State, "rank " + std::to_string(group->rank()) + ": its step count (" + std::to_string(steps) +
                                         ") or optimiser state differs from rank 0's (step " + std::to_string(header[0].item<int64_t>()) +
                                         "); every rank must load the same checkpoint");
+    if (differing > 0)
+      throw Error(ErrorCode::State, std::to_string(differing) + " rank(s) hold another step count or optimiser state than rank 0; every rank must load the same checkpoint");
     group->broadcastFromRoot(tensors);
+    syncFromRoot = false;
   }
 
   bool gradientsReduced = false;  // this step's all-reduce took place (distributed)
@@ -177,6 +187,7 @@ void Session::Impl::averageGradients(TorchModel& student, std::vector<torch::Ten
 
 StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
   if (!impl_->group) return impl_->step(lrTensor, hrTensor);
+  impl_->syncStudentFromRoot();  // identical outcome on every rank
   impl_->gradientsReduced = false;
   try {
     return impl_->step(lrTensor, hrTensor);
@@ -194,10 +205,6 @@ void Session::Impl::joinFailedStep() {
   try {
     auto& s = asTorchModel(*student);
     std::lock_guard<std::mutex> lock(s.mutex());
-    if (syncFromRoot) {
-      broadcastStudentFromRoot(s);
-      syncFromRoot = false;
-    }
     std::vector<torch::Tensor> zeros;
     for (auto& p : s.trainableParameters()) zeros.push_back(torch::zeros_like(p));
     group->sumWithFlags(zeros, {0.0, 1.0});
@@ -237,10 +244,6 @@ StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
     studentLock.lock();
   }
   auto& optimizer = impl.ensureOptimizer();
-  if (impl.group && impl.syncFromRoot) {
-    impl.broadcastStudentFromRoot(student);
-    impl.syncFromRoot = false;
-  }
 
   lr = lr.to(impl.device, /*non_blocking=*/true);
   hr = hr.to(impl.device, /*non_blocking=*/true);
