@@ -159,7 +159,9 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   }
   const checkpointPath = outDir !== undefined ? path.join(outDir, 'checkpoint.pt') : undefined;
   const rank = kds.rank;
-  const writes = rank === 0; // every rank holds the same weights; one writes them
+  // Every rank holds the same weights; one writes them. Validation still runs on every rank (same scores),
+  // so no rank waits in the next step's all-reduce, longer than its timeout, for rank 0 to validate.
+  const writes = rank === 0;
 
   let resumeFrom: string | undefined;
   if (typeof options.resume === 'string') resumeFrom = options.resume;
