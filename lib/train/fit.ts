@@ -172,7 +172,8 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
     throw new KDSError('E_ARG', `resume must be a boolean or a checkpoint path, got ${describe(options.resume)}`);
 
   const { patchSize, batchSize, seed, augment, prefetch } = options;
-  const rankSeed = (base: number) => base + rank; // each rank its own patches; rank 0 as a single process would
+  // Each rank its own patches; rank 0 as a single process would (and a bad seed is reported as given).
+  const rankSeed = (base: number | undefined) => (rank > 0 && typeof base === 'number' ? base + rank : base);
   const source = isDataset(options.train)
     ? datasetSource(options.train, { patchSize, batchSize, seed: rankSeed(seed ?? 1), augment, prefetch })
     : options.train;
