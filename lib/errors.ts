@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'E_FILE' // a missing, unreadable, corrupt or wrong-kind file
   | 'E_DEVICE' // an unknown or unavailable device
   | 'E_NAN' // NaN/Inf in inputs, loss or gradients (the step is not applied)
+  | 'E_DIST' // distributed training: a rendezvous or collective with the other ranks failed or timed out
   | 'E_NATIVE' // the native addon is missing or could not be loaded
   | 'E_INTERNAL'; // a LibTorch error kds did not anticipate
 

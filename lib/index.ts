@@ -7,6 +7,7 @@ export type { TensorData, TensorLike } from './tensor';
 export { spatialAffinityLoss } from './functional';
 export type { FeatureLike, Float64TensorData, LossWithGrad, SpatialAffinityLossOptions } from './functional';
 export { KDSError } from './errors';
+export type { DistributedOptions } from './distributed';
 export type { ErrorCode } from './errors';
 export { setNumThreads, getNumThreads, manualSeed, info, setCudnnBenchmark } from './runtime';
 export type { Info } from './runtime';

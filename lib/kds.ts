@@ -1,3 +1,4 @@
+import { distributedOptions, DistributedOptions } from './distributed';
 import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
 import { native, NativeLossOptions, NativePrecisionOptions, NativeSession } from './native';
@@ -76,6 +77,7 @@ export interface StepTimings {
   studentForward: number;
   /** DS, TS and SA losses, and reading their values back. */
   loss: number;
+  /** Backward, and in a distributed run the gradients' all-reduce (which waits for the slowest rank). */
   backward: number;
   /** The gradients' finiteness check and the Adam update. */
   optimizer: number;
@@ -121,6 +123,7 @@ export class KDS {
   #student: Model | undefined;
   #precision: Precision = 'fp32';
   #memoryFormat: MemoryFormat = 'contiguous';
+  #localRank = 0;
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
@@ -298,6 +301,36 @@ export class KDS {
         throw new KDSError('E_FILE', `checkpoint '${path}': its extra is not valid JSON (${(err as Error).message}); the weights and optimiser state were restored`, { cause: err });
       }
     });
+  }
+
+  /**
+   * Joins a data-parallel run (see docs/distributed.md): resolves once every rank joined. Without
+   * options it reads RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT (as torchrun and `kds distill --nproc`
+   * set them); explicit options win. Afterwards the first train() makes every rank start from rank 0's
+   * student and Adam state, and every train() averages the gradients of all ranks, so N ranks with batch b
+   * step like one process with batch N*b. Each rank passes its own batch.
+   */
+  setDistributed(options: DistributedOptions = {}): Promise<void> {
+    return this.#enqueue('setDistributed', async () => {
+      const { localRank, ...resolved } = distributedOptions(options);
+      await awaitNative(() => this.#session.setDistributed(resolved));
+      this.#localRank = localRank;
+    });
+  }
+
+  /** This process's index on its machine, from setDistributed (0 when not distributed). */
+  get localRank(): number {
+    return this.#localRank;
+  }
+
+  /** This process's rank in the data-parallel run (0 when not distributed). */
+  get rank(): number {
+    return this.#session.rank ?? 0;
+  }
+
+  /** Processes in the data-parallel run (1 when not distributed). */
+  get worldSize(): number {
+    return this.#session.worldSize ?? 1;
   }
 
   /** Optimiser steps applied to the current student (restored by loadCheckpoint). */

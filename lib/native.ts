@@ -107,6 +107,15 @@ export interface NativeStepLosses {
   timings: NativeStepTimings;
 }
 
+export interface NativeDistributedOptions {
+  rank: number;
+  worldSize: number;
+  masterAddr: string;
+  masterPort: number;
+  backend: 'gloo' | 'nccl';
+  timeoutMs: number;
+}
+
 export interface NativeSession {
   readonly device: string | null;
   readonly busy: boolean;
@@ -122,6 +131,9 @@ export interface NativeSession {
   saveCheckpoint(path: string, extra: string): Promise<void>;
   loadCheckpoint(path: string): Promise<string>;
   readonly steps: number | null;
+  setDistributed(options: NativeDistributedOptions): Promise<void>;
+  readonly rank: number;
+  readonly worldSize: number;
   dispose(): void;
 }
 
@@ -134,6 +146,7 @@ export interface NativeBuildInfo {
   cudnnBenchmark: boolean;
   numThreads: number;
   parallelInfo: string;
+  distributed: boolean;
 }
 
 export interface NativeAddon extends NativeDataAddon {

@@ -13,6 +13,8 @@ export interface Info {
   cudnnBenchmark: boolean;
   numThreads: number;
   parallelInfo: string;
+  /** Whether this build has data-parallel training (c10d with Gloo): see kds.setDistributed. */
+  distributed: boolean;
 }
 
 /**

@@ -50,6 +50,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cudnnBenchmark", b.cudnnBenchmark);
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);
+  out.Set("distributed", b.distributed);
   return out;
 }
 

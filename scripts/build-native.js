@@ -2,9 +2,11 @@
 // Builds the addon with cmake-js against the LibTorch that scripts/libtorch.js finds (or installs).
 // CMakeLists.txt is the one description of the build; binding.gyp forwards node-gyp here.
 const { spawnSync } = require('node:child_process');
+const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const { findLibTorch } = require('./libtorch');
+const { findGlooHeaders } = require('./gloo-headers');
 
 const root = path.resolve(__dirname, '..');
 
@@ -22,12 +24,49 @@ function main() {
   const out = process.env.KDS_BUILD_DIR ? path.resolve(process.env.KDS_BUILD_DIR) : path.join(root, 'build');
   const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', out,
     '--parallel', jobs, `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefix}`];
+  args.push(...distributedArgs());
   if (process.env.KDS_CMAKE_ARGS) for (const a of process.env.KDS_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
+  // `cmake-js build` configures only a fresh folder; when a -D value differs from the cache, configure first.
+  if (args[1] === 'build' && cacheDiffers(out, args)) {
+    const configured = spawnSync(process.execPath, [cmakeJs, 'configure', ...args.slice(2).filter((a) => a !== '--parallel' && a !== jobs)], { cwd: root, stdio: 'inherit' });
+    if (configured.status !== 0) {
+      console.error('\nkds: configuring the native build failed (see the output above).');
+      process.exit(configured.status ?? 1);
+    }
+  }
   const result = spawnSync(process.execPath, args, { cwd: root, stdio: 'inherit' });
   if (result.status !== 0) {
     console.error('\nkds: the native build failed (see the compiler output above).');
     process.exit(result.status ?? 1);
   }
+}
+
+function cacheDiffers(out, args) {
+  let cache;
+  try {
+    cache = fs.readFileSync(path.join(out, 'CMakeCache.txt'), 'utf8');
+  } catch {
+    return false; // a fresh folder: cmake-js build configures it with these values
+  }
+  for (const a of args) {
+    const m = /^--CD([^=]+)=(.*)$/.exec(a);
+    if (!m) continue;
+    const line = cache.split('\n').find((l) => l.startsWith(`${m[1]}:`));
+    if (!line || line.slice(line.indexOf('=') + 1) !== m[2]) return true;
+  }
+  return false;
+}
+
+// Distributed training (c10d with Gloo) needs gloo's headers; without them the addon is built without it
+// and kds.setDistributed() says so. KDS_DISTRIBUTED=0 turns it off on purpose.
+function distributedArgs() {
+  if (process.env.KDS_DISTRIBUTED === '0') return ['--CDKDS_DISTRIBUTED=OFF'];
+  const gloo = findGlooHeaders();
+  if (!gloo.includeDir) {
+    console.error(`kds: building without distributed training support: ${gloo.reason}`);
+    return ['--CDKDS_DISTRIBUTED=OFF'];
+  }
+  return ['--CDKDS_DISTRIBUTED=ON', `--CDKDS_GLOO_INCLUDE=${gloo.includeDir}`];
 }
 
 main();

@@ -10,6 +10,7 @@ import { evaluate, formatEvaluation } from '../evaluate';
 import { getNumThreads, info, setNumThreads } from '../runtime';
 import { upscale } from '../upscale';
 import { FlagSpec, formatFlags, parseArgs, Parsed, UsageError } from './args';
+import { launch, LAUNCH_FLAGS, wantsLaunch } from './launch';
 import { loadModel } from './model-spec';
 import { runTraining } from './run';
 import { RUN_FLAGS, runConfig } from './run-config';
@@ -65,13 +66,15 @@ const runDetails = (command: string) =>
     "schedule": { "type": "multistep", "lr": 2e-4 }, "steps": 2000, "seed": 1, "out": "runs/${command}" }
 The output folder gets checkpoint.pt, log.jsonl (one JSON object per step and validation), student.pt
 with student.json, best.pt, run.json and, with validation photographs, report.md/report.html with PNGs.
-Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.`;
+Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.
+--nproc N runs N data-parallel processes (Gloo; see docs/distributed.md); with --nnodes, run the same
+command on every machine with its --node-rank and node 0's --master-addr.`;
 
 export const COMMANDS: Record<string, Command> = {
   distill: {
     summary: 'distil a teacher into a student with FAKD (DS + TS + SA losses)',
     synopsis: 'kds distill --config run.json | --teacher FILE --train DIR [options]',
-    flags: RUN_FLAGS.map(({ distillOnly: _, ...f }) => f),
+    flags: [...RUN_FLAGS.map(({ distillOnly: _, ...f }) => f), ...LAUNCH_FLAGS],
     details: runDetails('distill'),
     async run(parsed, out) {
       noPositionals(parsed);
@@ -82,7 +85,7 @@ export const COMMANDS: Record<string, Command> = {
   train: {
     summary: 'train a model from scratch on L1 to the ground truth (the baseline for distill)',
     synopsis: 'kds train --config run.json | --train DIR [options]',
-    flags: RUN_FLAGS.filter((f) => !f.distillOnly).map(({ distillOnly: _, ...f }) => f),
+    flags: [...RUN_FLAGS.filter((f) => !f.distillOnly).map(({ distillOnly: _, ...f }) => f), ...LAUNCH_FLAGS],
     details: runDetails('train').replace(/"teacher"[^}]*\}, /, '').replace(/\n {4}"loss"[^\n]*/, ''),
     async run(parsed, out) {
       noPositionals(parsed);
@@ -137,6 +140,7 @@ export const COMMANDS: Record<string, Command> = {
         addon,
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
         cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount, names: i.cudaDevices, cudnnBenchmark: i.cudnnBenchmark },
+        distributed: i.distributed ? 'gloo' : null,
         build: i.parallelInfo.trim(),
       };
       if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
@@ -147,6 +151,7 @@ export const COMMANDS: Record<string, Command> = {
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
       report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
       out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
+      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (gloo headers were missing at build time)'}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
   },
@@ -199,6 +204,7 @@ export async function main(
     return 0;
   }
   try {
+    if ((name === 'distill' || name === 'train') && wantsLaunch(parsed)) return await launch(name, rest, parsed, out, err);
     return (await command.run(parsed, out)) ?? 0;
   } catch (e) {
     if (e instanceof UsageError) {

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-file';
 import { datasets, Dataset } from '../data/datasets';
 import { upscaleBicubic } from '../data/resize';
+import { distributedEnvironment, localRankFromEnv } from '../distributed';
 import { KDSError } from '../errors';
 import { evaluate, Evaluation } from '../evaluate';
 import { KDS } from '../kds';
@@ -57,19 +58,25 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     manualSeed(config.seed); // the student's initial weights
     const student = (await loadModel(config.student, data.scale, 'student')).model;
     const kds = new KDS();
-    kds.setDevice(config.device);
+    // A rank on a GPU machine takes the GPU of its local rank, as with torchrun.
+    kds.setDevice(config.device === 'cuda' && distributedEnvironment() ? `cuda:${localRankFromEnv()}` : config.device);
     if (teacher) kds.setTeacher(teacher);
     kds.setStudent(student);
     kds.setLoss(config.loss);
     kds.setPrecision(config.precision);
     if (config.channelsLast) kds.setMemoryFormat('channels_last');
+    // Started by --nproc or torchrun: join the other ranks (rank 0's student is broadcast at the first step).
+    if (distributedEnvironment()) await kds.setDistributed();
     return { trainSet, valSet, teacher, teacherArch, student, kds };
   });
   const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;
+  const root = kds.rank === 0; // in a distributed run only rank 0 writes files and reports
+  if (!root) log = () => {};
   fs.mkdirSync(config.out, { recursive: true });
-  writeFileAtomicSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
+  if (root) writeFileAtomicSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
   log(
     `kds ${command}: student ${config.student.arch ?? config.student.torchscript} (${student.parameterCount} parameters)` +
+      (kds.worldSize > 1 ? `; ${kds.worldSize} data-parallel ranks` : '') +
       (teacher ? `, teacher ${teacherArch} (${teacher.parameterCount} parameters)` : '') +
       `; ${trainSet.length} training images, ${valSet ? `${valSet.length} validation images` : 'no validation'}; ${config.steps} steps of ${data.batchSize} x ${data.patchSize}px; out ${config.out}`,
   );
@@ -113,6 +120,10 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     process.off('SIGTERM', onSignal);
   }
   const arch = config.student.arch;
+  if (!root) {
+    await kds.dispose();
+    return { result };
+  }
   if (arch) {
     if (result.student) writeSidecar(result.student, arch, data.scale);
     if (fs.existsSync(path.join(config.out, 'best.pt'))) writeSidecar(path.join(config.out, 'best.pt'), arch, data.scale);

@@ -119,6 +119,8 @@ function removeStaleTemporaries(dir: string): void {
 /**
  * Runs `steps` training steps of `kds` (teacher, student and loss already set). See {@link FitOptions}.
  * On CPU with one thread, a run resumed from a checkpoint produces the same losses as an uninterrupted one.
+ * In a distributed run (kds.setDistributed) every rank calls fit with the same options: a dataset is
+ * sampled with seed + rank (so the ranks' batches differ), and only rank 0 writes files and progress.
  */
 export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `fit options must be an object, got ${describe(options)}`);
@@ -158,6 +160,10 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
     removeStaleTemporaries(outDir);
   }
   const checkpointPath = outDir !== undefined ? path.join(outDir, 'checkpoint.pt') : undefined;
+  const rank = kds.rank;
+  // Every rank holds the same weights; one writes them. Validation still runs on every rank (same scores),
+  // so no rank waits in the next step's all-reduce, longer than its timeout, for rank 0 to validate.
+  const writes = rank === 0;
 
   let resumeFrom: string | undefined;
   if (typeof options.resume === 'string') resumeFrom = options.resume;
@@ -168,7 +174,11 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
     throw new KDSError('E_ARG', `resume must be a boolean or a checkpoint path, got ${describe(options.resume)}`);
 
   const { patchSize, batchSize, seed, augment, prefetch } = options;
-  const source = isDataset(options.train) ? datasetSource(options.train, { patchSize, batchSize, seed, augment, prefetch }) : options.train;
+  // Each rank its own patches; rank 0 as a single process would (and a bad seed is reported as given).
+  const rankSeed = (base: number | undefined) => (rank > 0 && typeof base === 'number' ? base + rank : base);
+  const source = isDataset(options.train)
+    ? datasetSource(options.train, { patchSize, batchSize, seed: rankSeed(seed ?? 1), augment, prefetch })
+    : options.train;
   const validator = isDataset(options.val) ? datasetValidator(options.val) : options.val;
   let step = 0;
   let best: FitResult['best'] | undefined;
@@ -183,14 +193,16 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
       );
     if ((state.step as number) > steps)
       throw new KDSError('E_STATE', `cannot resume from '${resumeFrom}': it is at step ${state.step}, beyond this run's ${steps} steps`);
-    await source.restore(state.source);
+    // The checkpoint holds rank 0's sampler state; the other ranks are at the same batch of their own seed.
+    const sourceState = rank > 0 && isDataset(options.train) ? { ...(state.source as object), seed: rankSeed(seed ?? 1) } : state.source;
+    await source.restore(sourceState);
     step = state.step as number;
     best = state.best ?? undefined;
   }
   const startStep = step;
 
-  const log = outDir !== undefined ? new JsonlLog(path.join(outDir, 'log.jsonl'), resumeFrom !== undefined ? startStep : undefined) : undefined;
-  const progress = createProgress(options.progress ?? 'none', options.progressStream);
+  const log = outDir !== undefined && writes ? new JsonlLog(path.join(outDir, 'log.jsonl'), resumeFrom !== undefined ? startStep : undefined) : undefined;
+  const progress = createProgress(writes ? (options.progress ?? 'none') : 'none', options.progressStream);
   const started = Date.now();
   const seconds = () => (Date.now() - started) / 1000;
   log?.write({ type: resumeFrom !== undefined ? 'resume' : 'start', step, time: 0, steps, schedule: schedule.options, from: resumeFrom ?? null });
@@ -204,7 +216,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
   const validations: ValidationRecord[] = [];
 
   const writeCheckpoint = async () => {
-    if (!checkpointPath || lastCheckpointStep === step) return;
+    if (!checkpointPath || !writes || lastCheckpointStep === step) return;
     const state: FitState = { kind: 'kds-fit', version: 1, step, schedule: schedule.options, source: source.state(), best: best ?? null, meta: options.meta ?? null };
     await kds.saveCheckpoint(checkpointPath, state);
     lastCheckpointStep = step;
@@ -222,7 +234,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
     log?.write(record);
     const improved = !best || record.psnr > best.psnr;
     if (improved) best = { step, psnr: record.psnr, ssim: record.ssim };
-    if (improved && outDir !== undefined) await kds.saveStudentModel(path.join(outDir, 'best.pt'));
+    if (improved && outDir !== undefined && writes) await kds.saveStudentModel(path.join(outDir, 'best.pt'));
     const bicubic = record.bicubic ? `  (bicubic ${record.bicubic.psnr.toFixed(3)} dB)` : '';
     progress.note(`validation at step ${step}: PSNR ${record.psnr.toFixed(3)} dB  SSIM ${record.ssim.toFixed(4)}${bicubic}`);
     options.onValidation?.(record);
@@ -261,7 +273,7 @@ export async function fit(kds: KDS, options: FitOptions): Promise<FitResult> {
       await writeCheckpoint();
     }
     let studentPath: string | undefined;
-    if (outDir !== undefined && step === steps) {
+    if (outDir !== undefined && writes && step === steps) {
       studentPath = path.join(outDir, 'student.pt');
       await kds.saveStudentModel(studentPath);
     }

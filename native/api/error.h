@@ -14,6 +14,7 @@ enum class ErrorCode {
   Device,    // E_DEVICE: unknown or unavailable device
   NonFinite, // E_NAN: NaN or Inf in inputs, loss or gradients
   Internal,  // E_INTERNAL: a LibTorch error we did not anticipate
+  Distributed,  // E_DIST: a collective or rendezvous with the other ranks failed or timed out
 };
 
 const char* errorCodeName(ErrorCode code);

@@ -15,6 +15,7 @@ struct BuildInfo {
   bool cudnnBenchmark = false;
   int numThreads = 0;
   std::string parallelInfo;
+  bool distributed = false;  // built with c10d/Gloo (kds.setDistributed works)
 };
 
 // Intra-op threads for every call made after this, on any thread (OpenMP keeps the count per thread,

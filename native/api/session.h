@@ -52,7 +52,7 @@ struct StepTimings {
   double teacherForward = 0;  // without autograd
   double studentForward = 0;  // with zeroing the gradients
   double loss = 0;            // DS, TS, SA and reading the values back
-  double backward = 0;
+  double backward = 0;         // and, distributed, the gradients' all-reduce
   double optimizer = 0;       // the gradients' finiteness check and the Adam update
   double total = 0;           // the whole call
 };
@@ -64,6 +64,16 @@ struct StepLosses {
   bool skipped = false;
   double lossScale = 1.0;  // fp16: the loss scale the step used; 1 otherwise
   StepTimings timings;
+};
+
+// Data-parallel training across processes (see docs/distributed.md). lib/ validates the values.
+struct DistributedOptions {
+  int rank = 0;
+  int worldSize = 1;
+  std::string masterAddr = "127.0.0.1";
+  int masterPort = 29500;
+  std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds only)
+  int64_t timeoutMs = 60000;     // rendezvous and every collective; a dead peer fails a step within it
 };
 
 class Session {
@@ -95,6 +105,11 @@ class Session {
   // Restores what saveCheckpoint wrote into the current student and returns `extra`. All or nothing.
   std::string loadCheckpoint(const std::string& path);
   int64_t steps() const;
+  // Joins the process group (blocks until every rank joined). From the next train() on, rank 0's weights
+  // and optimiser state are broadcast once, and every step averages the gradients across ranks.
+  void setDistributed(const DistributedOptions& options);
+  int rank() const;       // 0 without a process group
+  int worldSize() const;  // 1 without a process group
 
  private:
   struct Impl;

@@ -11,6 +11,7 @@ const char* errorCodeName(ErrorCode code) {
     case ErrorCode::Device: return "E_DEVICE";
     case ErrorCode::NonFinite: return "E_NAN";
     case ErrorCode::Internal: return "E_INTERNAL";
+    case ErrorCode::Distributed: return "E_DIST";
   }
   return "E_INTERNAL";
 }

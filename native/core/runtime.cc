@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "api/runtime.h"
+#include "dist/process_group.h"
 
 namespace kds {
 namespace {
@@ -97,6 +98,7 @@ BuildInfo buildInfo() {
   info.cudnnBenchmark = cudnnBenchmark();
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
+  info.distributed = dist::available();
   return info;
 }
 

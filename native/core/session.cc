@@ -7,6 +7,7 @@
 #include "core/precision.h"
 #include "core/runtime.h"
 #include "core/torch_tensor.h"
+#include "dist/process_group.h"
 #include "io/checkpoint.h"
 #include "losses/distill_loss.h"
 #include "models/torch_model.h"
@@ -61,6 +62,8 @@ struct Session::Impl {
   std::optional<at::ScalarType> autocast;  // the forward passes' autocast dtype; none for fp32
   GradScaler scaler;                       // enabled for fp16 only
   bool channelsLast = false;
+  std::shared_ptr<dist::ProcessGroup> group;      // data-parallel training, from setDistributed()
+  bool syncFromRoot = false;                      // broadcast rank 0's student before the next step
 
   torch::optim::AdamOptions torchAdamOptions() const {
     return torch::optim::AdamOptions(adam.lr).betas({adam.beta1, adam.beta2}).eps(adam.eps).weight_decay(adam.weightDecay);
@@ -75,6 +78,38 @@ struct Session::Impl {
     }
     return *optimizer;
   }
+
+  // Before the first step after setDistributed, setStudent or loadCheckpoint: every rank starts from rank
+  // 0's weights and Adam state. Ranks must agree on the step count and on which parameters have Adam
+  // state (all loaded the same checkpoint, or none); they learn together whether one does not, and then
+  // all throw E_STATE, so their collectives stay paired.
+  void syncStudentFromRoot() {
+    if (!syncFromRoot || !student) return;
+    auto& s = asTorchModel(*student);
+    std::lock_guard<std::mutex> lock(s.mutex());
+    auto& adam = ensureOptimizer();
+    std::vector<torch::Tensor> tensors;
+    for (auto& [name, p] : s.namedParameters()) tensors.push_back(p.detach());
+    for (auto& [name, t] : exportAdamState(adam, s.trainableParameters()))
+      if (name.find(".exp_avg") != std::string::npos) tensors.push_back(t);
+    auto header = torch::tensor({static_cast<double>(steps), static_cast<double>(tensors.size())}, torch::kDouble);
+    group->broadcastFromRoot({header});
+    const bool differs = header[0].item<double>() != static_cast<double>(steps) || header[1].item<double>() != static_cast<double>(tensors.size());
+    const int differing = static_cast<int>(group->sumWithFlags({}, {differs ? 1.0 : 0.0})[0] + 0.5);
+    if (differs)
+      throw Error(ErrorCode::State, "rank " + std::to_string(group->rank()) + ": its step count (" + std::to_string(steps) +
+                                        ") or optimiser state differs from rank 0's (step " + std::to_string(header[0].item<int64_t>()) +
+                                        "); every rank must load the same checkpoint");
+    if (differing > 0)
+      throw Error(ErrorCode::State, std::to_string(differing) + " rank(s) hold another step count or optimiser state than rank 0; every rank must load the same checkpoint");
+    group->broadcastFromRoot(tensors);
+    syncFromRoot = false;
+  }
+
+  bool gradientsReduced = false;  // this step's all-reduce took place (distributed)
+  StepLosses step(const Tensor& lr, const Tensor& hr);
+  void averageGradients(TorchModel& student, std::vector<torch::Tensor>& grads, bool lossFinite, const StepLosses& local);
+  void joinFailedStep();
 
   torch::Tensor checkedImage(const Tensor& tensor, const char* name) const {
     const auto& t = unwrap(tensor);
@@ -146,6 +181,7 @@ void Session::setStudent(ModelPtr student) {
   if (impl_->channelsLast) applyMemoryFormat(s, true);
   impl_->student = std::move(student);
   impl_->optimizer.reset();  // a new student gets a fresh Adam
+  impl_->syncFromRoot = true;
 }
 
 void Session::setLoss(const LossOptions& options) { impl_->loss = options; }
@@ -178,11 +214,70 @@ void Session::setChannelsLast(bool on) {
   }
 }
 
+// Data parallel: every rank all-reduces its gradients before the finiteness check, so all ranks see the
+// same averaged gradients and then apply or skip the step identically. A rank whose loss is not finite
+// still takes part (zero gradients and an "ok" flag of 0, summed in the same buffer) instead of throwing
+// early, so the others neither hang nor apply a step it skipped; all ranks then throw E_NAN. A rank that
+// fails otherwise before the all-reduce takes part with zero gradients too (see train()), and the others
+// throw E_DIST; a rank that dies is caught by the process group's timeout (E_DIST on the others).
+void Session::Impl::averageGradients(TorchModel& student, std::vector<torch::Tensor>& grads, bool lossFinite, const StepLosses& local) {
+  grads.clear();
+  for (auto& p : student.trainableParameters()) {  // every rank must send the same list
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    if (!lossFinite) p.mutable_grad().zero_();
+    grads.push_back(p.grad());
+  }
+  const int world = group->worldSize();
+  gradientsReduced = true;  // from here on a failure is the group's, not this rank's alone
+  // Flags summed over ranks: [ranks whose loss was finite, ranks that failed before the all-reduce].
+  auto flags = group->sumWithFlags(grads, {lossFinite ? 1.0 : 0.0, 0.0});
+  const int okRanks = static_cast<int>(flags[0] + 0.5), failedRanks = static_cast<int>(flags[1] + 0.5);
+  if (okRanks < world) for (auto& p : student.trainableParameters()) p.mutable_grad() = torch::Tensor();
+  if (failedRanks > 0)
+    throw Error(ErrorCode::Distributed, std::to_string(failedRanks) + " of " + std::to_string(world) +
+                                            " ranks failed this step with an error of their own (see their output); the step was not applied on any rank");
+  if (okRanks < world) {
+    std::string why = lossFinite ? "" : " (here DS " + std::to_string(local.DS) + ", TS " + std::to_string(local.TS) + ", SA " + std::to_string(local.SA) + ")";
+    throw Error(ErrorCode::NonFinite, "the loss is not finite on " + std::to_string(world - okRanks) + " of " +
+                                          std::to_string(world) + " ranks" + why + "; the step was not applied on any rank");
+  }
+  torch::NoGradGuard noGrad;
+  for (auto& g : grads) g.div_(world);
+}
+
 StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
+  if (!impl_->group) return impl_->step(lrTensor, hrTensor);
+  impl_->syncStudentFromRoot();  // identical outcome on every rank
+  impl_->gradientsReduced = false;
+  try {
+    return impl_->step(lrTensor, hrTensor);
+  } catch (...) {
+    // This rank failed before the gradient all-reduce (bad input, a failed forward): it still takes part
+    // in the step's collectives, so the other ranks skip the step with it instead of pairing their
+    // all-reduce with this rank's next step, then rethrows its own error.
+    if (!impl_->gradientsReduced) impl_->joinFailedStep();
+    throw;
+  }
+}
+
+void Session::Impl::joinFailedStep() {
+  if (!student) return;
+  try {
+    auto& s = asTorchModel(*student);
+    std::lock_guard<std::mutex> lock(s.mutex());
+    std::vector<torch::Tensor> zeros;
+    for (auto& p : s.trainableParameters()) zeros.push_back(torch::zeros_like(p));
+    group->sumWithFlags(zeros, {0.0, 1.0});
+  } catch (...) {
+    // The group itself failed (E_DIST); the others see that through their own timeout.
+  }
+}
+
+StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
   PhaseClock clock;
   StepTimings timings;
   applyThreadSettings();
-  auto& impl = *impl_;
+  auto& impl = *this;
   const bool needTeacher = impl.loss.weightTS != 0 || (impl.loss.useSA && impl.loss.weightSA != 0);
   if (!impl.student) throw Error(ErrorCode::State, "train() before setStudent(): set a student model first");
   if (needTeacher && !impl.teacher)
@@ -238,18 +333,22 @@ StepLosses Session::train(const Tensor& lrTensor, const Tensor& hrTensor) {
   auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
   auto v = values.accessor<double, 1>();
   StepLosses result{v[0], v[1], v[2], v[3]};
-  if (!std::isfinite(result.total))
+  const bool lossFinite = std::isfinite(result.total);
+  if (!lossFinite && !impl.group)
     throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
                                           ", SA " + std::to_string(result.SA) + "); the step was not applied");
   timings.loss = clock.lap();
 
-  translateTorchErrors(ErrorCode::Internal, "backward failed", [&] {
-    (impl.scaler.enabled() ? impl.scaler.scaleLoss(parts.total) : parts.total).backward();
-  });
-  timings.backward = clock.lap();
+  if (lossFinite)
+    translateTorchErrors(ErrorCode::Internal, "backward failed", [&] {
+      (impl.scaler.enabled() ? impl.scaler.scaleLoss(parts.total) : parts.total).backward();
+    });
   std::vector<torch::Tensor> grads;
   for (auto& p : student.trainableParameters())
     if (p.grad().defined()) grads.push_back(p.grad());
+  // Averaged before the overflow and finiteness checks, so every rank skips or applies the step alike.
+  if (impl.group) impl.averageGradients(student, grads, lossFinite, result);  // counted in the backward time
+  timings.backward = clock.lap();
   if (impl.scaler.enabled()) {  // fp16: unscale; on overflow skip the step (not an error) and back off
     result.lossScale = impl.scaler.scale();
     const bool overflow = impl.scaler.unscale(grads);
@@ -299,6 +398,15 @@ void Session::saveCheckpoint(const std::string& path, const std::string& extra) 
   writeCheckpoint(path, c);
 }
 
+void Session::setDistributed(const DistributedOptions& options) {
+  if (impl_->group) throw Error(ErrorCode::State, "setDistributed(): this session already joined a process group");
+  impl_->group = dist::connect(options);
+  impl_->syncFromRoot = true;
+}
+
+int Session::rank() const { return impl_->group ? impl_->group->rank() : 0; }
+int Session::worldSize() const { return impl_->group ? impl_->group->worldSize() : 1; }
+
 std::string Session::loadCheckpoint(const std::string& path) {
   if (!impl_->student) throw Error(ErrorCode::State, "loadCheckpoint() before setStudent(): set the student the checkpoint belongs to first");
   Checkpoint c = readCheckpoint(path);
@@ -322,6 +430,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
   }
   impl_->steps = c.steps;
   impl_->scaler.loadState(c.gradScaler);
+  impl_->syncFromRoot = true;
   if (c.rng.numel() > 0) {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> genLock(generator.mutex());

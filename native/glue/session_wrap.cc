@@ -22,6 +22,8 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                       InstanceMethod<&SessionWrap::saveCheckpoint>("saveCheckpoint"),
                       InstanceMethod<&SessionWrap::loadCheckpoint>("loadCheckpoint"),
                       InstanceAccessor<&SessionWrap::steps>("steps"), InstanceAccessor<&SessionWrap::busy>("busy"),
+                      InstanceMethod<&SessionWrap::setDistributed>("setDistributed"),
+                      InstanceAccessor<&SessionWrap::rank>("rank"), InstanceAccessor<&SessionWrap::worldSize>("worldSize"),
                       InstanceMethod<&SessionWrap::dispose>("dispose")});
 }
 
@@ -206,6 +208,33 @@ Napi::Value SessionWrap::loadCheckpoint(const Napi::CallbackInfo& info) {
 Napi::Value SessionWrap::steps(const Napi::CallbackInfo& info) {
   if (!session_) return info.Env().Null();
   return Napi::Number::New(info.Env(), static_cast<double>(session_->steps()));
+}
+
+// Async: the rendezvous blocks until every rank joined (or the timeout), off the JS thread.
+Napi::Value SessionWrap::setDistributed(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  session(env, "setDistributed");
+  auto o = objectArg(info, 0, "distributed options");
+  DistributedOptions options;
+  options.rank = static_cast<int>(numberOption(o, "rank", options.rank));
+  options.worldSize = static_cast<int>(numberOption(o, "worldSize", options.worldSize));
+  options.masterAddr = stringOption(o, "masterAddr", options.masterAddr);
+  options.masterPort = static_cast<int>(numberOption(o, "masterPort", options.masterPort));
+  options.backend = stringOption(o, "backend", options.backend);
+  options.timeoutMs = static_cast<int64_t>(numberOption(o, "timeoutMs", static_cast<double>(options.timeoutMs)));
+  busy_ = true;
+  std::shared_ptr<Session> s = session_;
+  return PromiseWorker<Nothing>::start(
+      env, [s, options] { s->setDistributed(options); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      {info.This()}, [this] { busy_ = false; });
+}
+
+Napi::Value SessionWrap::rank(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), session_ ? session_->rank() : 0);
+}
+
+Napi::Value SessionWrap::worldSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), session_ ? session_->worldSize() : 1);
 }
 
 Napi::Value SessionWrap::busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }

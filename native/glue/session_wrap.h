@@ -29,6 +29,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value saveCheckpoint(const Napi::CallbackInfo& info);
   Napi::Value loadCheckpoint(const Napi::CallbackInfo& info);
   Napi::Value steps(const Napi::CallbackInfo& info);
+  Napi::Value setDistributed(const Napi::CallbackInfo& info);
+  Napi::Value rank(const Napi::CallbackInfo& info);
+  Napi::Value worldSize(const Napi::CallbackInfo& info);
   Napi::Value busy(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
