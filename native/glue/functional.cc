@@ -71,7 +71,9 @@ Napi::Value spatialAffinityLoss(const Napi::CallbackInfo& info) {
       throw makeError(env, ErrorCode::Argument, "option 'dtype' must be 'float32' or 'float64', got '" + dtype + "'");
     options.float64 = dtype == "float64";
     return PromiseWorker<LossWithGrad>::start(
-        env, [student, teacher, options] { return kds::spatialAffinityLoss(student, teacher, options); },
+        env,
+        PromiseWorker<LossWithGrad>::onThread(ComputeThread::shared(),
+                                              [student, teacher, options] { return kds::spatialAffinityLoss(student, teacher, options); }),
         [](Napi::Env env, LossWithGrad& r) -> Napi::Value {
           auto out = Napi::Object::New(env);
           out.Set("loss", Napi::Number::New(env, r.loss));

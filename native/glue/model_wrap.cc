@@ -79,7 +79,7 @@ Napi::Value ModelWrap::forward(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep{info.This()};
   TensorArg input = readTensorArg(info[0], "input", keep);
   return PromiseWorker<ForwardResult>::start(
-      env, [m, input] { return m->forward(*input.resolve()); },
+      env, PromiseWorker<ForwardResult>::onThread(ComputeThread::shared(), [m, input] { return m->forward(*input.resolve()); }),
       [](Napi::Env env, ForwardResult& r) -> Napi::Value {
         auto features = Napi::Array::New(env, r.features.size());
         for (size_t i = 0; i < r.features.size(); ++i) features.Set(i, TensorWrap::create(env, r.features[i]));

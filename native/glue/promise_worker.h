@@ -1,13 +1,15 @@
-// One AsyncWorker for every asynchronous call: runs `work` on libuv's thread pool, converts its result
-// on the JS thread and settles a Promise. JS objects the work reads (typed arrays, wrapped models) are
+// One AsyncWorker for every asynchronous call: runs `work` on libuv's thread pool (tensor work through a
+// ComputeThread, see onThread), converts its result on the JS thread and settles a Promise. JS objects the work reads (typed arrays, wrapped models) are
 // held by references until the worker is done, so the GC cannot free them mid-flight.
 #pragma once
 #include <napi.h>
 
 #include <functional>
+#include <memory>
 #include <utility>
 #include <vector>
 
+#include "glue/compute_thread.h"
 #include "glue/errors.h"
 
 namespace kds::glue {
@@ -17,6 +19,15 @@ class PromiseWorker final : public Napi::AsyncWorker {
  public:
   using Work = std::function<Result()>;
   using Convert = std::function<Napi::Value(Napi::Env, Result&)>;
+
+  // `work` made to run on `thread`; the pool thread waits for it, and the thread lives while work is queued.
+  static Work onThread(std::shared_ptr<ComputeThread> thread, Work work) {
+    return [thread = std::move(thread), work = std::move(work)] {
+      Result result{};
+      thread->run([&] { result = work(); });
+      return result;
+    };
+  }
 
   static Napi::Promise start(Napi::Env env, Work work, Convert convert, std::vector<Napi::Value> keepAlive = {},
                              std::function<void()> onSettled = {}) {

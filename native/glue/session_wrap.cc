@@ -147,7 +147,7 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
   busy_ = true;
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<StepLosses>::start(
-      env, [s, lr, hr] { return s->train(*lr.resolve(), *hr.resolve()); },
+      env, PromiseWorker<StepLosses>::onThread(thread_, [s, lr, hr] { return s->train(*lr.resolve(), *hr.resolve()); }),
       [](Napi::Env env, StepLosses& r) -> Napi::Value {
         auto out = Napi::Object::New(env);
         out.Set("total", r.total);
@@ -177,7 +177,8 @@ Napi::Value SessionWrap::saveStudent(const Napi::CallbackInfo& info) {
   busy_ = true;
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
-      env, [s, path] { s->saveStudent(path); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      env, PromiseWorker<Nothing>::onThread(thread_, [s, path] { s->saveStudent(path); return Nothing{}; }),
+      [](Napi::Env env, Nothing&) { return env.Undefined(); },
       {info.This()}, [this] { busy_ = false; });
 }
 
@@ -189,7 +190,7 @@ Napi::Value SessionWrap::saveCheckpoint(const Napi::CallbackInfo& info) {
   busy_ = true;
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
-      env, [s, path, extra] { s->saveCheckpoint(path, extra); return Nothing{}; },
+      env, PromiseWorker<Nothing>::onThread(thread_, [s, path, extra] { s->saveCheckpoint(path, extra); return Nothing{}; }),
       [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()}, [this] { busy_ = false; });
 }
 
@@ -200,7 +201,7 @@ Napi::Value SessionWrap::loadCheckpoint(const Napi::CallbackInfo& info) {
   busy_ = true;
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<std::string>::start(
-      env, [s, path] { return s->loadCheckpoint(path); },
+      env, PromiseWorker<std::string>::onThread(thread_, [s, path] { return s->loadCheckpoint(path); }),
       [](Napi::Env env, std::string& extra) -> Napi::Value { return Napi::String::New(env, extra); }, {info.This()},
       [this] { busy_ = false; });
 }
@@ -225,7 +226,8 @@ Napi::Value SessionWrap::setDistributed(const Napi::CallbackInfo& info) {
   busy_ = true;
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
-      env, [s, options] { s->setDistributed(options); return Nothing{}; }, [](Napi::Env env, Nothing&) { return env.Undefined(); },
+      env, PromiseWorker<Nothing>::onThread(thread_, [s, options] { s->setDistributed(options); return Nothing{}; }),
+      [](Napi::Env env, Nothing&) { return env.Undefined(); },
       {info.This()}, [this] { busy_ = false; });
 }
 

@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "api/session.h"
+#include "glue/compute_thread.h"
 
 namespace kds::glue {
 
@@ -36,6 +37,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value dispose(const Napi::CallbackInfo& info);
 
   std::shared_ptr<Session> session_;
+  // Every asynchronous call of this session runs on this one thread (see compute_thread.h).
+  std::shared_ptr<ComputeThread> thread_ = std::make_shared<ComputeThread>();
   bool busy_ = false;  // touched on the JS thread only
   // JS handles of the models the session holds, so they outlive it.
   Napi::ObjectReference teacherRef_, studentRef_;
