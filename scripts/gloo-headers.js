@@ -22,16 +22,16 @@ function run(cmd, args, cwd) {
   return null;
 }
 
+// Returns null when libgloo-dev was downloaded, else what went wrong.
 function downloadWithPrivateLists() {
   const apt = path.join(cacheDir, 'apt');
   for (const dir of ['lists/partial', 'cache/archives/partial']) fs.mkdirSync(path.join(apt, dir), { recursive: true });
   const options = ['-q', '-o', `Dir::State::Lists=${path.join(apt, 'lists')}`, '-o', `Dir::Cache=${path.join(apt, 'cache')}`, '-o', 'Debug::NoLocking=1'];
   try {
-    downloadWithPrivateLists.error = run('apt-get', [...options, 'update'], cacheDir) ?? run('apt-get', [...options, 'download', 'libgloo-dev'], cacheDir);
+    return run('apt-get', [...options, 'update'], cacheDir) ?? run('apt-get', [...options, 'download', 'libgloo-dev'], cacheDir);
   } finally {
     fs.rmSync(apt, { recursive: true, force: true });
   }
-  return downloadWithPrivateLists.error !== null;
 }
 
 /**
@@ -48,7 +48,10 @@ function findGlooHeaders() {
   let failed = run('apt-get', ['download', 'libgloo-dev'], cacheDir);
   // Containers often ship without package lists: fetch them into a private folder (no root needed, the
   // system's apt state is not touched), download, and drop the lists again.
-  if (failed) failed = downloadWithPrivateLists() && `${failed}; with fresh package lists: ${downloadWithPrivateLists.error}`;
+  if (failed) {
+    const retry = downloadWithPrivateLists();
+    failed = retry && `${failed}; with fresh package lists: ${retry}`;
+  }
   if (failed) return { reason: failed };
   const deb = fs.readdirSync(cacheDir).find((f) => f.startsWith('libgloo-dev') && f.endsWith('.deb'));
   if (!deb) return { reason: 'apt-get download libgloo-dev produced no .deb file' };
