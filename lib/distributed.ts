@@ -19,7 +19,10 @@ export interface DistributedOptions {
    * else the rank. kds does not use it itself; `kds distill --nproc` picks the device with it.
    */
   localRank?: number;
-  /** 'gloo' (default; CPU tensors) or 'nccl' (needs a CUDA build with NCCL; not in this build). */
+  /**
+   * 'gloo' (default; CPU tensors, CUDA ones through the host) or 'nccl' (on the session's GPU: needs a CUDA
+   * build with NCCL, see `info().nccl`, and setDevice('cuda:N') before setDistributed).
+   */
   backend?: 'gloo' | 'nccl';
   /**
    * Milliseconds to wait for the other ranks, at the rendezvous and in every step's all-reduce: a rank

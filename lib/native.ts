@@ -147,6 +147,7 @@ export interface NativeBuildInfo {
   numThreads: number;
   parallelInfo: string;
   distributed: boolean;
+  nccl: boolean;
 }
 
 export interface NativeAddon extends NativeDataAddon {

@@ -15,6 +15,8 @@ export interface Info {
   parallelInfo: string;
   /** Whether this build has data-parallel training (c10d with Gloo): see kds.setDistributed. */
   distributed: boolean;
+  /** Whether this CUDA build has the NCCL backend (setDistributed({ backend: 'nccl' })). */
+  nccl: boolean;
 }
 
 /**

@@ -51,6 +51,7 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);
   out.Set("distributed", b.distributed);
+  out.Set("nccl", b.nccl);
   return out;
 }
 

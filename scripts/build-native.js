@@ -7,6 +7,7 @@ const os = require('node:os');
 const path = require('node:path');
 const { findLibTorch } = require('./libtorch');
 const { findGlooHeaders } = require('./gloo-headers');
+const { findCudaLibraryHeaders, findNcclHeaders } = require('./nccl-headers');
 
 const root = path.resolve(__dirname, '..');
 
@@ -24,7 +25,7 @@ function main() {
   const out = process.env.KDS_BUILD_DIR ? path.resolve(process.env.KDS_BUILD_DIR) : path.join(root, 'build');
   const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', out,
     '--parallel', jobs, `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefix}`];
-  args.push(...distributedArgs());
+  args.push(...distributedArgs(), ...ncclArgs(torch));
   if (process.env.KDS_CMAKE_ARGS) for (const a of process.env.KDS_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
   // `cmake-js build` configures only a fresh folder; when a -D value differs from the cache, configure first.
   if (args[1] === 'build' && cacheDiffers(out, args)) {
@@ -67,6 +68,18 @@ function distributedArgs() {
     return ['--CDKDS_DISTRIBUTED=OFF'];
   }
   return ['--CDKDS_DISTRIBUTED=ON', `--CDKDS_GLOO_INCLUDE=${gloo.includeDir}`];
+}
+
+// A CUDA LibTorch gets the NCCL backend when nccl.h is found; without it the build goes on without NCCL
+// and setDistributed({ backend: 'nccl' }) says how to get it. A CPU LibTorch has no ProcessGroupNCCL.
+function ncclArgs(torch) {
+  if (!fs.existsSync(path.join(torch.libDir, 'libtorch_cuda.so'))) return [];
+  const nccl = findNcclHeaders(torch.root);
+  if (!nccl.includeDir) {
+    console.error(`kds: building without the NCCL backend: ${nccl.reason}`);
+    return ['--CDKDS_NCCL_INCLUDE='];
+  }
+  return [`--CDKDS_NCCL_INCLUDE=${nccl.includeDir}`, `--CDKDS_CUDA_LIBRARY_INCLUDE=${findCudaLibraryHeaders(torch.root) ?? ''}`];
 }
 
 main();

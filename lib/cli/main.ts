@@ -141,6 +141,7 @@ export const COMMANDS: Record<string, Command> = {
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
         cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount, names: i.cudaDevices, cudnnBenchmark: i.cudnnBenchmark },
         distributed: i.distributed ? 'gloo' : null,
+        nccl: i.nccl,
         build: i.parallelInfo.trim(),
       };
       if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
@@ -152,6 +153,7 @@ export const COMMANDS: Record<string, Command> = {
       report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
       out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
       out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (gloo headers were missing at build time)'}`);
+      if (report.cuda.names.length || report.nccl) out(`NCCL (GPU collectives): ${report.nccl ? 'built in' : 'not built in (nccl.h was missing at build time)'}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
   },

@@ -10,7 +10,7 @@ import { KDSError } from '../errors';
 import { evaluate, Evaluation } from '../evaluate';
 import { KDS } from '../kds';
 import { Model } from '../models';
-import { manualSeed, setNumThreads } from '../runtime';
+import { info, manualSeed, setNumThreads } from '../runtime';
 import { FitResult } from '../train/fit';
 import { readLog } from '../train/log';
 import { ReportRow, writeReport } from '../train/report';
@@ -66,7 +66,8 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
     kds.setPrecision(config.precision);
     if (config.channelsLast) kds.setMemoryFormat('channels_last');
     // Started by --nproc or torchrun: join the other ranks (rank 0's student is broadcast at the first step).
-    if (distributedEnvironment()) await kds.setDistributed();
+    // On GPUs NCCL reduces the gradients on the device where the build has it; Gloo goes through the host.
+    if (distributedEnvironment()) await kds.setDistributed(config.device === 'cuda' && info().nccl ? { backend: 'nccl' } : {});
     return { trainSet, valSet, teacher, teacherArch, student, kds };
   });
   const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;

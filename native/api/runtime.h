@@ -16,6 +16,7 @@ struct BuildInfo {
   int numThreads = 0;
   std::string parallelInfo;
   bool distributed = false;  // built with c10d/Gloo (kds.setDistributed works)
+  bool nccl = false;         // a CUDA build with c10d/NCCL (backend 'nccl')
 };
 
 // Intra-op threads for every call made after this, on any thread (OpenMP keeps the count per thread,

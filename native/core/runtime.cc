@@ -99,6 +99,7 @@ BuildInfo buildInfo() {
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
   info.distributed = dist::available();
+  info.nccl = dist::ncclAvailable();
   return info;
 }
 

@@ -400,7 +400,7 @@ void Session::saveCheckpoint(const std::string& path, const std::string& extra) 
 
 void Session::setDistributed(const DistributedOptions& options) {
   if (impl_->group) throw Error(ErrorCode::State, "setDistributed(): this session already joined a process group");
-  impl_->group = dist::connect(options);
+  impl_->group = dist::connect(options, impl_->device);  // NCCL works on the session's GPU
   impl_->syncFromRoot = true;
 }
 

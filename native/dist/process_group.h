@@ -1,6 +1,7 @@
 // Data-parallel collectives for the training session, behind a plain interface: only native/dist/*.cc
-// include c10d's headers (they need gloo's headers and -DUSE_C10D_GLOO), so the rest of the core and the
-// N-API glue compile the same with or without distributed support (CMake option KDS_DISTRIBUTED).
+// include c10d's headers (Gloo's need gloo's headers and -DUSE_C10D_GLOO, NCCL's need nccl.h and
+// -DUSE_C10D_NCCL), so the rest of the core and the N-API glue compile the same with or without
+// distributed support (CMake options KDS_DISTRIBUTED and KDS_NCCL_INCLUDE).
 #pragma once
 #include <torch/torch.h>
 
@@ -30,10 +31,14 @@ class ProcessGroup {
 //
 // Rendezvous with the other ranks (TCP store at masterAddr:masterPort, rank 0 serves it) and builds the
 // backend's process group. Blocks until all worldSize ranks joined or options.timeoutMs passed (E_DIST).
-// Builds without distributed support throw E_STATE; backend "nccl" without a CUDA build throws E_DEVICE.
-std::shared_ptr<ProcessGroup> connect(const DistributedOptions& options);
+// `device` is the session's device: NCCL runs its collectives on it (it must be a GPU).
+// Builds without distributed support throw E_STATE; backend "nccl" without a CUDA build with NCCL, or
+// with the session on the CPU, throws E_DEVICE.
+std::shared_ptr<ProcessGroup> connect(const DistributedOptions& options, torch::Device device);
 
-// Whether this build has distributed support (for `kds info`).
+// Whether this build has distributed support with Gloo (for `kds info`).
 bool available();
+// Whether this build has the NCCL backend (a CUDA build that found nccl.h).
+bool ncclAvailable();
 
 }  // namespace kds::dist
