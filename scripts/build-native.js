@@ -72,8 +72,10 @@ function distributedArgs() {
 
 // A CUDA LibTorch gets the NCCL backend when nccl.h is found; without it the build goes on without NCCL
 // and setDistributed({ backend: 'nccl' }) says how to get it. A CPU LibTorch has no ProcessGroupNCCL.
+// KDS_NCCL=0 leaves NCCL out on purpose.
 function ncclArgs(torch) {
   if (!fs.existsSync(path.join(torch.libDir, 'libtorch_cuda.so'))) return [];
+  if (process.env.KDS_NCCL === '0') return ['--CDKDS_NCCL_INCLUDE='];
   const nccl = findNcclHeaders(torch.root);
   if (!nccl.includeDir) {
     console.error(`kds: building without the NCCL backend: ${nccl.reason}`);
