@@ -3,6 +3,7 @@
 import path from 'node:path';
 import { KDSError } from './errors';
 import type { NativeDataAddon } from './data/native-data';
+import type { StepTimings } from './kds'; // the addon returns the public shape as is
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -87,16 +88,6 @@ export interface NativePrecisionOptions {
   growthInterval: number;
 }
 
-export interface NativeStepTimings {
-  prepare: number;
-  teacherForward: number;
-  studentForward: number;
-  loss: number;
-  backward: number;
-  optimizer: number;
-  total: number;
-}
-
 export interface NativeStepLosses {
   total: number;
   DS: number;
@@ -104,7 +95,7 @@ export interface NativeStepLosses {
   SA: number;
   skipped: boolean;
   lossScale: number;
-  timings: NativeStepTimings;
+  timings: StepTimings;
 }
 
 export interface NativeDistributedOptions {
