@@ -1,4 +1,7 @@
 import { callNative, KDSError } from './errors';
+import { describe } from './validate';
+
+export { describe }; // moved to validate.ts; kept here until every importer reads it from there
 import { native, NativeTensor, NativeTensorArg } from './native';
 
 /** Plain image data: values row-major in `shape` order (for images [n, 3, h, w], 0..255). */
@@ -73,11 +76,3 @@ export function imageArg(value: unknown, name: string): NativeTensor | NativeTen
   return value instanceof Tensor ? value.native : (value as TensorData);
 }
 
-export function describe(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return `an array of length ${value.length}`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
-  if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
-  if (typeof value === 'string') return `the string '${value}'`;
-  return `${typeof value} ${String(value)}`;
-}
