@@ -40,3 +40,5 @@ export { pairedInterval } from './train/stats';
 export type { PairedInterval } from './train/stats';
 export { teacherLabelledSource } from './train/teacher-labelled';
 export type { TeacherLabelledOptions } from './train/teacher-labelled';
+export { validationSplit } from './train/split';
+export type { SplitOptions } from './train/split';
