@@ -48,6 +48,12 @@ export function nonNegativeInt(value: unknown, name: string): number {
   return value as number;
 }
 
+/** An integer >= 0 that a double holds exactly (a seed, a count that may exceed 2^32). */
+export function nonNegativeSafeInt(value: unknown, name: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalidParameterError(name, 'a non-negative integer', value);
+  return value as number;
+}
+
 /** An integer in [min, max]. */
 export function intInRange(value: unknown, name: string, min: number, max: number): number {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
@@ -64,6 +70,12 @@ export function finiteNumber(value: unknown, name: string): number {
 /** A finite number > 0. */
 export function positiveNumber(value: unknown, name: string): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0)) throw invalidParameterError(name, 'a positive number', value);
+  return value;
+}
+
+/** A finite number > `bound`. */
+export function numberAbove(value: unknown, name: string, bound: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > bound)) throw invalidParameterError(name, `a number > ${bound}`, value);
   return value;
 }
 
