@@ -5,17 +5,14 @@ import type { NativeAdamOptions, NativeLossOptions, NativePrecisionOptions } fro
 import { KDSError } from './errors';
 import {
   checkOptions,
-  intInRange,
   invalidParameterError,
   isPlainObject,
-  nonEmptyArray,
   nonNegativeInt,
   nonNegativeNumber,
   numberAbove,
   numberInRange,
   oneOf,
   positiveInt,
-  positiveNumber,
 } from './validate';
 
 /** Options of the spatial-affinity (SA) loss. */
@@ -86,6 +83,7 @@ const WEIGHT_DEFAULTS = { DS: 0.5, TS: 0.5, SA: 1 } as const;
 const ADAM_DEFAULTS: Readonly<NativeAdamOptions> = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
 const SCALER_DEFAULTS = { initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 } as const;
 const FLOAT32_MAX = 3.4e38;
+const INT32_MAX = 2 ** 31 - 1;
 
 /**
  * Checks SA options (the session's `SA` and the functional loss's options alike) and fills in the defaults.
@@ -115,8 +113,14 @@ export function lossOptions(options: unknown): NativeLossOptions {
     SA: nonNegativeNumber(w.SA ?? WEIGHT_DEFAULTS.SA, 'weights.SA'),
     useSA: sa !== false,
     ...saOptions(typeof sa === 'boolean' ? {} : sa, 'SA', 'SA.'),
-    positions: o.positions === undefined ? [] : nonEmptyArray(o.positions, 'positions', nonNegativeInt),
+    positions: o.positions === undefined ? [] : positions(o.positions),
   };
+}
+
+function positions(value: unknown): number[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((i) => Number.isInteger(i) && i >= 0))
+    throw invalidParameterError('positions', 'a non-empty array of integers >= 0', value);
+  return [...value];
 }
 
 /** Adam's hyper-parameters, checked, with the defaults filled in. */
@@ -142,14 +146,16 @@ export function precisionOptions(precision: unknown, options: unknown): NativePr
   const keys = Object.keys(o);
   if (keys.length > 0 && p !== 'fp16')
     throw new KDSError('E_ARG', `precision options (${keys.join(', ')}) set fp16's loss scaling; '${p}' does not scale the loss`);
-  const initScale = positiveNumber(o.initScale ?? SCALER_DEFAULTS.initScale, 'initScale');
-  if (initScale > FLOAT32_MAX) throw invalidParameterError('initScale', `at most ${FLOAT32_MAX} (float32's range)`, initScale);
+  const initScale = numberAbove(o.initScale ?? SCALER_DEFAULTS.initScale, 'initScale', 0);
+  if (initScale > FLOAT32_MAX) throw invalidParameterError('initScale', `at most ${FLOAT32_MAX} (float32's largest value)`, initScale);
+  const growthInterval = positiveInt(o.growthInterval ?? SCALER_DEFAULTS.growthInterval, 'growthInterval');
+  if (growthInterval > INT32_MAX) throw invalidParameterError('growthInterval', `at most ${INT32_MAX}`, growthInterval);
   return {
     precision: p,
     initScale,
     growthFactor: numberAbove(o.growthFactor ?? SCALER_DEFAULTS.growthFactor, 'growthFactor', 1),
     backoffFactor: numberInRange(o.backoffFactor ?? SCALER_DEFAULTS.backoffFactor, 'backoffFactor', 0, 1, { min: true, max: true }),
-    growthInterval: intInRange(o.growthInterval ?? SCALER_DEFAULTS.growthInterval, 'growthInterval', 1, 2 ** 31 - 1),
+    growthInterval,
   };
 }
 

@@ -81,7 +81,7 @@ export function numberAbove(value: unknown, name: string, bound: number): number
 
 /** A finite number >= 0. */
 export function nonNegativeNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !(value >= 0)) throw invalidParameterError(name, 'a number >= 0', value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value >= 0)) throw invalidParameterError(name, 'a finite number >= 0', value);
   return value;
 }
 
@@ -96,7 +96,7 @@ export function numberInRange(
 }
 
 export function boolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidParameterError(name, 'true or false', value);
+  if (typeof value !== 'boolean') throw invalidParameterError(name, 'a boolean', value);
   return value;
 }
 
@@ -105,10 +105,13 @@ export function nonEmptyString(value: unknown, name: string): string {
   return value;
 }
 
-/** One of a fixed set of strings. */
+/** One of a fixed set of strings ("'a', 'b' or 'c'" in the message). */
 export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T))
-    throw invalidParameterError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    const quoted = allowed.map((a) => `'${a}'`);
+    const expected = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('');
+    throw invalidParameterError(name, expected, value);
+  }
   return value as T;
 }
 
