@@ -245,7 +245,7 @@ test('kds distill --nproc: a failing rank stops the run with its exit code; bad 
     [['--nproc', '2', '--nnodes', '2'], /--nnodes > 1 needs --master-addr/],
     [['--nproc', '2', '--nnodes', '2', '--node-rank', '2', '--master-addr', '10.0.0.1'], /--node-rank must be in 0..1, got 2/],
     [['--nproc', '2', '--master-port', '70000'], /--master-port must be in 1..65535, got 70000/],
-    [['--nproc', 'two'], /--nproc expects an integer, got the string 'two'/],
+    [['--nproc', 'two'], /--nproc expects an integer, got 'two'/],
   ];
   for (const [flags, message] of usage) {
     const u = kds('train', ...flags, '--student', 'edsr-r1f4', '--train', missing);
