@@ -10,38 +10,41 @@
 
 namespace kds {
 
+// The option structs below carry no defaults (fields are value-initialised): lib/kds.ts and lib/distributed.ts
+// own the defaults and checks and set every field. A new Session has no loss, optimiser or precision
+// settings until they are set; KDS's constructor sets all three.
 struct LossOptions {
   // Total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum over positions of SA loss.
-  double weightDS = 0.5;
-  double weightTS = 0.5;
-  double weightSA = 1.0;
-  bool useSA = true;
-  std::vector<int> positions;        // empty: every feature pair
-  std::string saImpl = "fused";      // "fused" (tiled, low memory) or "plain" (the reference formula)
-  double eps = 1e-8;                 // added to each pixel's feature norm
-  int64_t tile = 0;                  // fused tile size; 0 chooses from the shapes
-  std::string pool = "none";         // "none", "max" or "avg": FAKD's pooled variant (PSA)
-  int poolSize = 2;
+  double weightDS{};
+  double weightTS{};
+  double weightSA{};
+  bool useSA{};
+  std::vector<int> positions;  // empty: every feature pair
+  std::string saImpl;  // "fused" (tiled, low memory) or "plain" (the reference formula)
+  double eps{};  // added to each pixel's feature norm
+  int64_t tile{};  // fused tile size; 0 chooses from the shapes
+  std::string pool;  // "none", "max" or "avg": FAKD's pooled variant (PSA)
+  int poolSize{};
 };
 
 struct AdamOptions {
-  double lr = 1e-4;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weightDecay = 0.0;
+  double lr{};
+  double beta1{};
+  double beta2{};
+  double eps{};
+  double weightDecay{};
 };
 
 // Mixed precision of the training step. "bf16" and "fp16" run the teacher and student forward passes under
 // autocast and compute the loss in float32 on float32 copies of their outputs; weights, gradients and
 // Adam's state stay float32. "fp16" also scales the loss (dynamic loss scaling; torch.amp.GradScaler's
-// defaults below).
+// defaults, set in lib/kds.ts).
 struct PrecisionOptions {
-  std::string precision = "fp32";  // "fp32", "bf16" or "fp16"
-  double initScale = 65536.0;
-  double growthFactor = 2.0;
-  double backoffFactor = 0.5;
-  int64_t growthInterval = 2000;
+  std::string precision;  // "fp32", "bf16" or "fp16"
+  double initScale{};
+  double growthFactor{};
+  double backoffFactor{};
+  int64_t growthInterval{};
 };
 
 // Wall-clock milliseconds of the phases of one train() call, timed with std::chrono::steady_clock on the
@@ -68,12 +71,12 @@ struct StepLosses {
 
 // Data-parallel training across processes (see docs/distributed.md). lib/ validates the values.
 struct DistributedOptions {
-  int rank = 0;
-  int worldSize = 1;
-  std::string masterAddr = "127.0.0.1";
-  int masterPort = 29500;
-  std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds only)
-  int64_t timeoutMs = 60000;     // rendezvous and every collective; a dead peer fails a step within it
+  int rank{};
+  int worldSize{};
+  std::string masterAddr;
+  int masterPort{};
+  std::string backend;  // "gloo" (CPU) or "nccl" (CUDA builds only)
+  int64_t timeoutMs{};  // rendezvous and every collective; a dead peer fails a step within it
 };
 
 class Session {

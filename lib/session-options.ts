@@ -1,0 +1,171 @@
+// The options of a KDS session (loss, SA, optimiser, precision, memory format): their public types, their
+// defaults and their checks, in one place. Each reader turns what a user passed into the complete object
+// the addon takes (lib/addon-types.ts); the glue fills in nothing.
+import type { NativeAdamOptions, NativeLossOptions, NativePrecisionOptions } from './addon-types';
+import { KDSError } from './errors';
+import {
+  checkOptions,
+  invalidParameterError,
+  isPlainObject,
+  nonNegativeInt,
+  nonNegativeNumber,
+  numberAbove,
+  numberInRange,
+  oneOf,
+  positiveInt,
+} from './validate';
+
+/** Options of the spatial-affinity (SA) loss. */
+export interface SAOptions {
+  /** 'fused' (default): tiled, never builds the N x N affinity matrices. 'plain': the reference formula. */
+  impl?: 'fused' | 'plain';
+  /** Added to each pixel's feature norm before dividing. Default 1e-8. */
+  eps?: number;
+  /** Fused only: pixels per tile side; 0 (default) chooses from the shapes and the device. */
+  tile?: number;
+  /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
+  pool?: 'none' | 'max' | 'avg';
+  /** Pooling window and stride. Default 2. */
+  poolSize?: number;
+}
+
+/**
+ * The FAKD objective: total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum of SA losses.
+ * Defaults: SA on, weights { DS: 0.5, TS: 0.5, SA: 1 } (alpha 0.5; SA weight 1 as in the code that
+ * produced FAKD's published numbers), every feature pair used.
+ */
+export interface LossOptions {
+  /** true/false, or SA options (implies true). Default true. */
+  SA?: boolean | SAOptions;
+  /** Loss weights. A weight of 0 turns that part off (TS and SA 0: no teacher needed). */
+  weights?: { DS?: number; TS?: number; SA?: number };
+  /** Feature positions (indices into both models' feature lists) for SA; default: every pair. */
+  positions?: number[];
+}
+
+/** Adam, as in FAKD: lr 1e-4, betas (0.9, 0.999), eps 1e-8, no weight decay. */
+export interface OptimizerOptions {
+  type?: 'adam';
+  lr?: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+}
+
+/** Arithmetic of the forward passes: 'fp32' (default), or autocast to bfloat16 or float16. */
+export type Precision = 'fp32' | 'bf16' | 'fp16';
+
+/**
+ * fp16's dynamic loss scaling, as torch.amp.GradScaler (same defaults): the loss is multiplied by the
+ * scale before backward and the gradients divided by it; a step whose gradients overflow is skipped and
+ * the scale multiplied by backoffFactor; after growthInterval good steps it is multiplied by growthFactor.
+ */
+export interface PrecisionOptions {
+  /** Default 65536 (2^16). */
+  initScale?: number;
+  /** > 1. Default 2. */
+  growthFactor?: number;
+  /** In (0, 1). Default 0.5. */
+  backoffFactor?: number;
+  /** A positive integer. Default 2000. */
+  growthInterval?: number;
+}
+
+/** Layout of teacher, student and batches: 'contiguous' (NCHW, default) or 'channels_last' (NHWC strides). */
+export type MemoryFormat = 'contiguous' | 'channels_last';
+
+/** The SA options with every default filled in. */
+export type CheckedSAOptions = Required<SAOptions>;
+
+const SA_KEYS = ['impl', 'eps', 'tile', 'pool', 'poolSize'] as const;
+export const SA_DEFAULTS: Readonly<CheckedSAOptions> = { impl: 'fused', eps: 1e-8, tile: 0, pool: 'none', poolSize: 2 };
+const WEIGHT_DEFAULTS = { DS: 0.5, TS: 0.5, SA: 1 } as const;
+const ADAM_DEFAULTS: Readonly<NativeAdamOptions> = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+const SCALER_DEFAULTS = { initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 } as const;
+const FLOAT32_MAX = 3.4e38;
+const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Checks SA options (the session's `SA` and the functional loss's options alike) and fills in the defaults.
+ * `name` names the object in messages and `field` prefixes its fields ('SA' and 'SA.'; 'options' and '').
+ * `extraKeys` are further keys the caller reads itself.
+ */
+export function saOptions(value: unknown, name: string, field: string, extraKeys: readonly string[] = []): CheckedSAOptions {
+  const o = checkOptions(value, name, [...SA_KEYS, ...extraKeys]) as SAOptions;
+  return {
+    impl: oneOf(o.impl ?? SA_DEFAULTS.impl, `${field}impl`, ['fused', 'plain']),
+    eps: nonNegativeNumber(o.eps ?? SA_DEFAULTS.eps, `${field}eps`),
+    tile: nonNegativeInt(o.tile ?? SA_DEFAULTS.tile, `${field}tile`),
+    pool: oneOf(o.pool ?? SA_DEFAULTS.pool, `${field}pool`, ['none', 'max', 'avg']),
+    poolSize: positiveInt(o.poolSize ?? SA_DEFAULTS.poolSize, `${field}poolSize`),
+  };
+}
+
+/** The session's loss: checked, with every default filled in. `{}` gives the defaults. */
+export function lossOptions(options: unknown): NativeLossOptions {
+  const o = checkOptions(options, 'loss options', ['SA', 'weights', 'positions']) as LossOptions;
+  const sa = o.SA ?? true;
+  if (typeof sa !== 'boolean' && !isPlainObject(sa)) throw invalidParameterError('SA', 'a boolean or an options object', sa);
+  const w = checkOptions(o.weights, 'weights', ['DS', 'TS', 'SA']) as NonNullable<LossOptions['weights']>;
+  return {
+    DS: nonNegativeNumber(w.DS ?? WEIGHT_DEFAULTS.DS, 'weights.DS'),
+    TS: nonNegativeNumber(w.TS ?? WEIGHT_DEFAULTS.TS, 'weights.TS'),
+    SA: nonNegativeNumber(w.SA ?? WEIGHT_DEFAULTS.SA, 'weights.SA'),
+    useSA: sa !== false,
+    ...saOptions(typeof sa === 'boolean' ? {} : sa, 'SA', 'SA.'),
+    positions: o.positions === undefined ? [] : positions(o.positions),
+  };
+}
+
+function positions(value: unknown): number[] {
+  if (!Array.isArray(value) || value.length === 0 || !value.every((i) => Number.isInteger(i) && i >= 0))
+    throw invalidParameterError('positions', 'a non-empty array of integers >= 0', value);
+  return [...value];
+}
+
+/** Adam's hyper-parameters, checked, with the defaults filled in. */
+export function optimizerOptions(options: unknown): NativeAdamOptions {
+  const o = checkOptions(options, 'optimizer options', ['type', 'lr', 'betas', 'eps', 'weightDecay']) as OptimizerOptions;
+  oneOf(o.type ?? 'adam', 'optimizer type', ['adam']);
+  const betas = o.betas ?? [ADAM_DEFAULTS.beta1, ADAM_DEFAULTS.beta2];
+  if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))
+    throw invalidParameterError('betas', 'two numbers in [0, 1)', betas);
+  return {
+    lr: nonNegativeNumber(o.lr ?? ADAM_DEFAULTS.lr, 'lr'),
+    beta1: betas[0],
+    beta2: betas[1],
+    eps: nonNegativeNumber(o.eps ?? ADAM_DEFAULTS.eps, 'eps'),
+    weightDecay: nonNegativeNumber(o.weightDecay ?? ADAM_DEFAULTS.weightDecay, 'weightDecay'),
+  };
+}
+
+/** The precision and fp16's loss-scaling options, checked, with the defaults filled in. */
+export function precisionOptions(precision: unknown, options: unknown): NativePrecisionOptions {
+  const p = oneOf(precision, 'precision', ['fp32', 'bf16', 'fp16']);
+  const o = checkOptions(options, 'precision options', Object.keys(SCALER_DEFAULTS)) as PrecisionOptions;
+  const keys = Object.keys(o);
+  if (keys.length > 0 && p !== 'fp16')
+    throw new KDSError('E_ARG', `precision options (${keys.join(', ')}) set fp16's loss scaling; '${p}' does not scale the loss`);
+  const initScale = numberAbove(o.initScale ?? SCALER_DEFAULTS.initScale, 'initScale', 0);
+  if (initScale > FLOAT32_MAX) throw invalidParameterError('initScale', `at most ${FLOAT32_MAX} (float32's largest value)`, initScale);
+  const growthInterval = positiveInt(o.growthInterval ?? SCALER_DEFAULTS.growthInterval, 'growthInterval');
+  if (growthInterval > INT32_MAX) throw invalidParameterError('growthInterval', `at most ${INT32_MAX}`, growthInterval);
+  return {
+    precision: p,
+    initScale,
+    growthFactor: numberAbove(o.growthFactor ?? SCALER_DEFAULTS.growthFactor, 'growthFactor', 1),
+    backoffFactor: numberInRange(o.backoffFactor ?? SCALER_DEFAULTS.backoffFactor, 'backoffFactor', 0, 1, { min: true, max: true }),
+    growthInterval,
+  };
+}
+
+export function memoryFormat(format: unknown): MemoryFormat {
+  return oneOf(format, 'memory format', ['contiguous', 'channels_last']);
+}
+
+/** What a new session starts with (KDS's constructor sends all three: the addon has no defaults). */
+export const SESSION_DEFAULTS = {
+  loss: lossOptions({}),
+  optimizer: optimizerOptions({}),
+  precision: precisionOptions('fp32', {}),
+} as const;
