@@ -276,6 +276,7 @@ test('every flag of every command is declared once, with help, and its default i
     const help = kds(command, '--help').stdout;
     for (const f of flags) {
       assert.ok(f.help.length > 0, `--${f.name} has a help line`);
+      if (f.keeps) assert.ok(f.key?.includes('.'), `--${f.name}: keeps needs a key inside an object`);
       const line = help.split('\n').find((l) => l.startsWith(`  --${f.type === 'boolean' ? '[no-]' : ''}${f.name}${f.value ? ` ${f.value}` : ''} `));
       assert.ok(line, `${command} --help lists --${f.name}`);
       assert.ok(line.includes(f.help), `--${f.name}: its help line`);

@@ -4,13 +4,55 @@
 // contributor notes.
 import path from 'node:path';
 import { KDSError } from '../errors';
-import { createSchedule, DEFAULT_LR } from '../train/schedule';
+import type { LossOptions } from '../kds';
+import { createSchedule, DEFAULT_LR, ScheduleOptions } from '../train/schedule';
 import { invalidParameterError, nonEmptyString, nonNegativeInt, positiveInt, boolean, oneOf } from '../validate';
 import { FlagSpec, FlagType, FlagValue, DescribedDefault } from './args';
-import { parseArch } from './model-spec';
+import { ModelRef, parseArch } from './model-spec';
 
 export type CommandName = 'distill' | 'train' | 'eval' | 'upscale' | 'info';
 export type RunCommand = 'distill' | 'train';
+
+/** The run description of distill and train: the config file's shape, after flags and defaults. */
+export interface RunConfig {
+  teacher?: ModelRef;
+  student: ModelRef;
+  data: {
+    /** Folder of training photographs (LR made by bicubic downscaling). */
+    train: string;
+    /** Folder of validation photographs. Optional. */
+    val?: string;
+    scale: number;
+    patchSize: number;
+    batchSize: number;
+    augment: boolean;
+  };
+  loss: LossOptions;
+  optimizer: { betas?: [number, number]; eps?: number; weightDecay?: number };
+  schedule: ScheduleOptions;
+  steps: number;
+  seed: number;
+  validateEvery: number;
+  checkpointEvery: number;
+  out: string;
+  resume: boolean;
+  threads?: number;
+  device: string;
+  precision: 'fp32' | 'bf16' | 'fp16';
+  channelsLast: boolean;
+  progress: 'auto' | 'bar' | 'lines' | 'none';
+  report: boolean;
+}
+
+/** Dotted paths into T ('data.patchSize', 'schedule.milestones'); arrays are leaves, unions give each member's keys. */
+type KeyPaths<T> = T extends readonly unknown[]
+  ? never
+  : T extends object
+    ? { [K in keyof T & string]: K | `${K}.${KeyPaths<NonNullable<T[K]>>}` }[keyof T & string]
+    : never;
+
+/** A key of the run config file: the compiler rejects a declared key that RunConfig lacks. */
+export type RunKey = KeyPaths<RunConfig>;
 
 /** Throws KDSError E_ARG (lib/validate.ts) when `value`, set at config key `name`, is not acceptable. */
 export type Check = (value: unknown, name: string) => unknown;
@@ -18,7 +60,7 @@ export type Check = (value: unknown, name: string) => unknown;
 /** A key of the run config file: where it is, which commands read it, its default and its check. */
 export interface ConfigKey {
   /** Path in the config file, e.g. 'data.patchSize'. */
-  key: string;
+  key: RunKey;
   /** How a flag reads it; of a config-only key only 'path' matters (resolved against the config's folder). */
   type?: FlagType;
   commands: readonly RunCommand[];
@@ -32,7 +74,7 @@ export interface ConfigKey {
 export interface FlagDecl extends FlagSpec {
   commands: readonly CommandName[];
   /** The config key the flag sets (distill/train); none for a flag that steers the command itself. */
-  key?: string;
+  key?: RunKey;
   check?: Check;
   /**
    * The flag replaces the object that holds its key, keeping only these keys of it: `--teacher FILE`

@@ -5,41 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { LossOptions } from '../kds';
-import type { ScheduleOptions } from '../train/schedule';
 import { checkOptions, isPlainObject } from '../validate';
 import { asUsage, FlagValue, isDescribedDefault, UsageError } from './args';
-import { ConfigKey, configKeysFor, FLAGS, RunCommand } from './flags';
+import { ConfigKey, configKeysFor, FLAGS, RunCommand, RunConfig } from './flags';
 import { ModelRef } from './model-spec';
 
-export interface RunConfig {
-  teacher?: ModelRef;
-  student: ModelRef;
-  data: {
-    /** Folder of training photographs (LR made by bicubic downscaling). */
-    train: string;
-    /** Folder of validation photographs. Optional. */
-    val?: string;
-    scale: number;
-    patchSize: number;
-    batchSize: number;
-    augment: boolean;
-  };
-  loss: LossOptions;
-  optimizer: { betas?: [number, number]; eps?: number; weightDecay?: number };
-  schedule: ScheduleOptions;
-  steps: number;
-  seed: number;
-  validateEvery: number;
-  checkpointEvery: number;
-  out: string;
-  resume: boolean;
-  threads?: number;
-  device: string;
-  precision: 'fp32' | 'bf16' | 'fp16';
-  channelsLast: boolean;
-  progress: 'auto' | 'bar' | 'lines' | 'none';
-  report: boolean;
-}
+export type { RunConfig } from './flags';
 
 type Json = Record<string, unknown>;
 
@@ -90,8 +61,8 @@ export function readConfigFile(file: string): Json {
  * other command ('loss' in a train config).
  */
 export function checkConfigKeys(config: Json, command: RunCommand): void {
-  const mine = configKeysFor(command).map((k) => k.key);
-  const other = configKeysFor(command === 'train' ? 'distill' : 'train').map((k) => k.key);
+  const mine: string[] = configKeysFor(command).map((k) => k.key);
+  const other: string[] = configKeysFor(command === 'train' ? 'distill' : 'train').map((k) => k.key);
   const check = (obj: unknown, prefix: string) => {
     const below = (keys: string[]) => [...new Set(keys.filter((k) => k.startsWith(prefix)).map((k) => k.slice(prefix.length).split('.')[0]))];
     const allowed = below(mine);
