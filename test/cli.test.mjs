@@ -346,6 +346,7 @@ test('unknown config keys are rejected at every level; keys of the other command
   };
   // Every object in the declared keys (config, data, loss, loss.weights, schedule, ...) rejects a stranger.
   const keys = [...FLAGS.filter((f) => f.key).map((f) => f.key), ...CONFIG_KEYS.map((k) => k.key)];
+  assert.equal(new Set(keys).size, keys.length, 'each config key is declared once');
   const parents = new Set(keys.map((k) => k.split('.').slice(0, -1).join('.')));
   for (const parent of parents) {
     const command = keys.some((k) => k.startsWith(`${parent}.`) && flagsFor('train').some((f) => f.key === k)) || parent === '' ? 'train' : 'distill';
