@@ -125,6 +125,12 @@ function checkModels(settings: Json, command: RunCommand): void {
     throw new UsageError('distill needs a teacher: --teacher FILE (or "teacher" in the config)');
 }
 
+/** The settings with their top-level keys in declaration order (run.json reads teacher, student, data, ... whatever the flags' order). */
+function inDeclarationOrder(settings: Json, command: RunCommand): Json {
+  const order = new Set([...configKeysFor(command).map((k) => k.key.split('.')[0]), ...Object.keys(settings)]);
+  return Object.fromEntries([...order].filter((k) => settings[k] !== undefined).map((k) => [k, settings[k]]));
+}
+
 /** Builds the run description from the flags (and the config file they name). */
 export function runConfig(command: RunCommand, flags: Map<string, FlagValue>): RunConfig {
   const file = flags.get('config') as string | undefined;
@@ -135,5 +141,5 @@ export function runConfig(command: RunCommand, flags: Map<string, FlagValue>): R
   checkModels(settings, command);
   settings.loss = command === 'train' ? structuredClone(TRAIN_LOSS) : settings.loss ?? {};
   settings.optimizer ??= {};
-  return settings as unknown as RunConfig;
+  return inDeclarationOrder(settings, command) as unknown as RunConfig;
 }
