@@ -58,16 +58,17 @@ export function defaultText(d: FlagSpec['default']): string | undefined {
   return String(d);
 }
 
-/**
- * Runs a check from lib/validate.ts (which throws KDSError E_ARG) and turns its message into a usage
- * error, so that a bad value is exit code 2 with one line.
- */
+/** A KDSError E_ARG (lib/validate.ts's checks) as a usage error, so that a bad value is exit code 2 with one line; other errors as they are. */
+export function asUsageError(err: unknown): unknown {
+  return err instanceof KDSError && err.code === 'E_ARG' ? new UsageError(err.message) : err;
+}
+
+/** Runs `fn` (a check) with its argument errors turned into usage errors. */
 export function asUsage<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof KDSError && err.code === 'E_ARG') throw new UsageError(err.message);
-    throw err;
+    throw asUsageError(err);
   }
 }
 

@@ -6,7 +6,6 @@ import { writeFileAtomicSync } from '../atomic-file';
 import { datasets, Dataset } from '../data/datasets';
 import { upscaleBicubic } from '../data/resize';
 import { distributedEnvironment, localRankFromEnv } from '../distributed';
-import { KDSError } from '../errors';
 import { evaluate, Evaluation } from '../evaluate';
 import { KDS } from '../kds';
 import { Model } from '../models';
@@ -16,7 +15,7 @@ import { readLog } from '../train/log';
 import { ReportRow, writeReport } from '../train/report';
 import { createSchedule } from '../train/schedule';
 import { upscale } from '../upscale';
-import { UsageError } from './args';
+import { asUsageError } from './args';
 import { loadModel, writeSidecar } from './model-spec';
 import { RunCommand } from './flags';
 import { RunConfig } from './run-config';
@@ -32,8 +31,7 @@ async function setup<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof KDSError && err.code === 'E_ARG') throw new UsageError(err.message);
-    throw err;
+    throw asUsageError(err);
   }
 }
 
