@@ -1,4 +1,4 @@
-// The `kds` command: distill, train, eval, upscale, info. Exit codes: 0 done, 1 failed, 2 bad usage
+// The `kds` command: distill, train, eval, upscale, study, info. Exit codes: 0 done, 1 failed, 2 bad usage
 // (one line saying what was wrong, then the command's usage on stderr), 130 a run stopped by Ctrl-C or
 // SIGTERM after writing its checkpoint.
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ import { launch, wantsLaunch } from './launch';
 import { loadModel } from './model-spec';
 import { runTraining } from './run';
 import { runConfig } from './run-config';
+import { runStudy } from './study';
 
 interface Command {
   summary: string;
@@ -111,6 +112,15 @@ export const COMMANDS: Record<CommandName, Command> = {
       const sr = await upscale(model, input, output, tiling(parsed));
       out(`${output}: ${sr.shape[3]} x ${sr.shape[2]} (${((Date.now() - started) / 1000).toFixed(2)} s)`);
     },
+  },
+  study: {
+    summary: 'does distillation pay? recipes x seeds, paired by seed, against scratch on held-out photographs',
+    synopsis: 'kds study --teacher FILE --train DIR --test DIR [--recipes kd,fakd,dukd] [--seeds 1,2,3] [options]',
+    details: `Every recipe is trained with every seed (same initial weights and ordinary batches per seed), scored on
+the --test photographs, and compared with scratch by the mean paired difference and its 95% interval over
+seeds. The output folder gets study.md (the table and a verdict), study.json, study.png and runs/<recipe>/
+seed-<s>/ per run. Running the same command again continues a stopped study; see docs/study.md.`,
+    run: (parsed, out) => runStudy(parsed, out),
   },
   info: {
     summary: 'versions, LibTorch location, devices and build flags',

@@ -139,7 +139,8 @@ function usesTeacher(r: Recipe): boolean {
   return r.teacherData !== undefined || (w.TS ?? 0.5) > 0 || (sa && (w.SA ?? 1) > 0);
 }
 
-function checkStudyOptions(options: StudyOptions): Recipe[] {
+/** Checks everything a study needs before any training; returns its recipes, scratch first. */
+export function checkStudyOptions(options: StudyOptions): Recipe[] {
   const o = checkOptions(options, 'study', KEYS) as unknown as StudyOptions;
   if (!(o.teacher instanceof Model)) throw new KDSError('E_ARG', 'study: teacher must be a kds Model');
   if (typeof o.student !== 'function') throw new KDSError('E_ARG', 'study: student must be a function that makes a fresh student');
@@ -218,8 +219,9 @@ async function runRecipe(options: StudyOptions, recipe: Recipe, seed: number, lo
       })
       : undefined;
     const validations = options.validations ?? 6;
+    const extra = Object.fromEntries(Object.entries(options.fit ?? {}).filter(([, v]) => v !== undefined));
     const fitOptions = {
-      ...(options.fit ?? {}),
+      ...extra,
       ...(train ? { train } : { train: options.train, batchSize, patchSize, seed }),
       val: options.val, steps: options.steps, schedule: options.schedule,
       validateEvery: options.val ? Math.max(1, Math.floor(options.steps / validations)) : 0,
