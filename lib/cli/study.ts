@@ -53,7 +53,9 @@ export async function runStudy(parsed: Parsed, out: (line: string) => void): Pro
   const outDir = parsed.value<string>('out') as string;
 
   const prepared = await asUsageAsync(async () => {
-    const { model: teacher, scale } = await loadModel({ weights: parsed.value<string>('teacher'), arch: parsed.value<string>('teacher-arch') }, parsed.value<number>('scale'), 'teacher');
+    const teacherArch = parsed.value<string>('teacher-arch');
+    // With --teacher-arch and no --scale the teacher is x2; without it the sidecar says.
+    const { model: teacher, scale } = await loadModel({ weights: parsed.value<string>('teacher'), arch: teacherArch }, parsed.value<number>('scale') ?? (teacherArch ? 2 : undefined), 'teacher');
     const s = scale ?? teacher.scale ?? 2;
     const studentArch = parsed.value<string>('student') as string;
     buildArch(studentArch, s).dispose(); // the architecture string is checked now, not at the first run
