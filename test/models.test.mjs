@@ -1,20 +1,14 @@
 // The model zoo against PyTorch: EDSR, RCAN and SAN written in Python to the published state-dict layouts
-// (fixtures/zoo_models.py) with random weights. kds loads every accepted layout and gives the same outputs
+// (fixtures/kds_reference/models.py) with random weights. kds loads every accepted layout and gives the same outputs
 // and feature taps; students kds trains load back into the Python models (strict) with the same output;
 // summary() counts match hand-computed ones and the published RCAN sizes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { KDS, KDSError, loadTorchScript, manualSeed, models } from '../dist/index.js';
-
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
-const FIXTURE = fileURLToPath(new URL('./fixtures/zoo_make.py', import.meta.url));
+import { fixturePath, runPython } from './helpers/python.mjs';
 
 // "Relative error under 1e-5": max |kds - PyTorch| / max |PyTorch|, per output and per feature map.
 const RTOL = 1e-5;
@@ -38,16 +32,10 @@ const LAYOUTS = {
 };
 const LAYOUT_SCALE = 3;
 
-function runPython(mode, job, dir) {
+async function runZooMake(mode, job, dir) {
   const jobPath = path.join(dir, `${mode}-job.json`);
   fs.writeFileSync(jobPath, JSON.stringify(job));
-  const env = { ...process.env, PYTHONPATH: pythonPathForTorch(), PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' };
-  return new Promise((resolve, reject) => {
-    execFile('python3', [FIXTURE, mode, jobPath], { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`zoo_make.py ${mode} failed:\n${stderr}`));
-      else resolve(JSON.parse(stdout));
-    });
-  });
+  return JSON.parse(await runPython([fixturePath('zoo_make.py'), mode, jobPath]));
 }
 
 function readTensor({ file, shape }) {
@@ -115,7 +103,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
     let seed = 100;
     for (const arch of ARCHS)
       for (const scale of SCALES) job.models.push({ name: `${arch}_x${scale}`, seed: seed++, ...pythonConfig(models[arch](SMALL[arch](scale))) });
-    ref = await runPython('make', job, dir);
+    ref = await runZooMake('make', job, dir);
     input = readTensor(ref.input);
   });
   after(() => fs.rmSync(dir, { recursive: true, force: true }));
@@ -168,7 +156,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
 
   it('a pickled whole model (not its state dict) fails with E_FILE saying what to save instead', async () => {
     await expectError(models.edsr(SMALL.edsr(2)).loadStateDict(ref.wholeModels.edsr), 'E_FILE',
-      [/holds an object of class zoo_models\.EDSR, not a state dict; in Python, save model\.state_dict\(\) instead/]);
+      [/holds an object of class kds_reference\.models\.EDSR, not a state dict; in Python, save model\.state_dict\(\) instead/]);
   });
 
   it('a file of another depth fails listing every mismatch, and loads nothing', async () => {
@@ -217,7 +205,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
       fs.writeFileSync(output.file, trained.output.toFloat32Array());
       verify.push({ name: arch, ...pythonConfig(student), stateDict, input: ref.input, output });
     }
-    const errors = await runPython('verify', { models: verify }, dir);
+    const errors = await runZooMake('verify', { models: verify }, dir);
     for (const arch of ARCHS) assert.ok(errors[arch] < RTOL, `${arch} student in PyTorch: relative error ${errors[arch]}`);
   });
 
