@@ -121,7 +121,7 @@ function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
-    return nodeGypBuild(root);
+    return process.env.KDS_ADDON_PATH ? (require(path.resolve(process.env.KDS_ADDON_PATH)) as NativeAddon) : nodeGypBuild(root); // KDS_ADDON_PATH: npm run test:sanitize
   } catch (err) {
     throw new KDSError(
       'E_NATIVE',
