@@ -63,6 +63,10 @@ export interface NativeSession {
   setOptimizer(options: NativeAdamOptions): void;
   setPrecision(options: NativePrecisionOptions): void;
   setChannelsLast(on: boolean): void;
+  /** decay in [0, 1); 0 turns the weight average off. */
+  setEma(decay: number): void;
+  /** Exchanges the student's weights with their average (a second call restores them); false when there is none yet. */
+  swapAveragedWeights(): boolean;
   train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<StepLosses>;
   saveStudent(path: string): Promise<void>;
   saveCheckpoint(path: string, extra: string): Promise<void>;

@@ -64,13 +64,14 @@ export async function runStudy(parsed: Parsed, out: (line: string) => void): Pro
     const unlabelledDir = parsed.value<string>('unlabelled');
     const unlabelled = unlabelledDir ? datasets.folder(unlabelledDir, { scale: s }) : undefined;
     const valCount = parsed.value<number>('val-count') as number;
-    const schedule: ScheduleOptions = { type: parsed.value<string>('schedule') as 'multistep', lr: parsed.value<number>('lr') };
+    const warmup = parsed.value<number>('warmup');
+    const schedule = { type: parsed.value<string>('schedule'), lr: parsed.value<number>('lr'), ...(warmup ? { warmup } : {}) } as ScheduleOptions;
     const options: StudyOptions = {
       teacher, student: () => buildArch(studentArch, s), train: photos, test, unlabelled,
       recipes: recipesFromFlags(parsed), seeds: parsed.value<number[]>('seeds') as number[],
       steps: parsed.value<number>('steps') as number, batchSize: parsed.value<number>('batch-size') as number,
       patchSize: parsed.value<number>('patch-size') as number, schedule,
-      fit: { ema: parsed.value<number>('ema'), clipGradNorm: parsed.value<number>('clip-grad-norm'), warmupSteps: parsed.value<number>('warmup') },
+      fit: { ema: parsed.value<number>('ema'), optimizer: { clipGradNorm: parsed.value<number>('clip-grad-norm') ?? 0 } },
       outDir, resume: parsed.value<boolean>('resume'), progress: 'none', log: (line) => out(`  ${line}`),
     };
     checkStudyOptions(options);

@@ -79,8 +79,8 @@ export interface StudyOptions {
   batchSize: number;
   patchSize: number;
   schedule?: ScheduleOptions;
-  /** Everything else fit takes per run (optimizer, ema, clipping, warm-up...), the same for every run. */
-  fit?: Partial<Pick<FitOptions, 'optimizer' | 'augment' | 'prefetch'>> & Record<string, unknown>;
+  /** What else fit takes, the same for every run: optimizer settings (e.g. clipGradNorm), ema, augment, prefetch. */
+  fit?: Partial<Pick<FitOptions, 'optimizer' | 'augment' | 'prefetch' | 'ema'>>;
   /** Validations per run (with val). Default 6. */
   validations?: number;
   /** Which weights the headline compares: 'best' (chosen on val; the default with val) or 'final'. */
@@ -162,7 +162,7 @@ export function checkStudyOptions(options: StudyOptions): Recipe[] {
   if (typeof o.outDir !== 'string' || o.outDir.length === 0) throw new KDSError('E_ARG', 'study: outDir must be a folder path');
   if (o.resume !== undefined) boolean(o.resume, 'resume');
   optionalFunction(o.log, 'log');
-  if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema', 'clipGradNorm', 'warmupSteps']);
+  if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema']);
   return resolveRecipes(o.recipes, o.unlabelled !== undefined);
 }
 
