@@ -37,6 +37,17 @@ const MODEL_FLAGS: FlagSpec[] = [
   { name: 'threads', type: 'int', value: 'N', help: 'LibTorch threads' },
 ];
 
+const RUNTIME_FLAG: FlagSpec = { name: 'runtime', type: 'string', value: 'NAME', help: "libtorch, or onnx to run an .onnx --model with ONNX Runtime (default: onnx for .onnx files)" };
+
+const EXPORT_FLAGS: FlagSpec[] = [
+  ...MODEL_FLAGS.filter((f) => f.name !== 'tile' && f.name !== 'overlap'),
+  { name: 'format', type: 'string', value: 'FORMAT', help: 'onnx (the only format so far; default)' },
+  { name: 'opset', type: 'int', value: 'N', help: 'ONNX opset, 13 to 21 (default 17)' },
+  { name: 'fp16', type: 'boolean', help: 'float16 weights and compute (float32 input and output)' },
+  { name: 'height', type: 'int', value: 'PX', help: 'fix the input height (with --width; default: dynamic)' },
+  { name: 'width', type: 'int', value: 'PX', help: 'fix the input width (with --height; default: dynamic)' },
+];
+
 function flag<T>(parsed: Parsed, name: string): T | undefined {
   return parsed.flags.get(name) as T | undefined;
 }
@@ -52,6 +63,23 @@ async function modelFromFlags(parsed: Parsed) {
   if (threads !== undefined) setNumThreads(threads);
   const scale = flag<number>(parsed, 'scale');
   return loadModel({ weights: file, arch: flag<string>(parsed, 'arch') }, scale ?? (flag(parsed, 'arch') ? 2 : undefined), 'model');
+}
+
+/** The .onnx file to run with ONNX Runtime, or undefined for a LibTorch model. */
+function onnxModelPath(parsed: Parsed): string | undefined {
+  const file = flag<string>(parsed, 'model');
+  const isOnnx = file !== undefined && file.toLowerCase().endsWith('.onnx');
+  const runtime = flag<string>(parsed, 'runtime') ?? (isOnnx ? 'onnx' : 'libtorch');
+  if (runtime !== 'onnx' && runtime !== 'libtorch') throw new UsageError(`unknown --runtime '${runtime}': expected libtorch or onnx`);
+  if (runtime === 'libtorch') {
+    if (isOnnx) throw new UsageError(`--model ${file} is an ONNX file: run it with --runtime onnx`);
+    return undefined;
+  }
+  if (!file) throw new UsageError('--model FILE is required');
+  if (!isOnnx) throw new UsageError(`--runtime onnx runs an .onnx file (kds export writes one), got --model ${file}`);
+  for (const name of ['arch', 'scale', 'threads'])
+    if (flag(parsed, name) !== undefined) throw new UsageError(`--${name} does not apply to an .onnx model`);
+  return file;
 }
 
 function tiling(parsed: Parsed) {
@@ -110,15 +138,39 @@ export const COMMANDS: Record<string, Command> = {
   upscale: {
     summary: 'super-resolve one image with a model',
     synopsis: 'kds upscale --model FILE [options] in.png out.png',
-    flags: MODEL_FLAGS,
+    flags: [...MODEL_FLAGS, RUNTIME_FLAG],
     async run(parsed, out) {
       if (parsed.positionals.length !== 2) throw new UsageError(`upscale needs an input image and an output .png, got ${parsed.positionals.length} argument(s)`);
       const [input, output] = parsed.positionals;
       if (!output.toLowerCase().endsWith('.png')) throw new UsageError(`the output must be a .png file, got '${output}'`);
-      const { model } = await modelFromFlags(parsed);
+      const model = onnxModelPath(parsed) ?? (await modelFromFlags(parsed)).model;
       const started = Date.now();
       const sr = await upscale(model, input, output, tiling(parsed));
       out(`${output}: ${sr.shape[3]} x ${sr.shape[2]} (${((Date.now() - started) / 1000).toFixed(2)} s)`);
+    },
+  },
+  export: {
+    summary: 'write a model for deployment (ONNX, for ONNX Runtime in Node, browsers and edge devices)',
+    synopsis: 'kds export --model FILE [--arch ARCH] --format onnx [options] out.onnx',
+    flags: EXPORT_FLAGS,
+    details: 'kds writes EDSR, RCAN and SAN itself; a TorchScript model needs python3 with torch and onnx.\n' +
+      'Without --height/--width the input is [N, 3, H, W] with N, H and W dynamic. See docs/deployment.md.',
+    async run(parsed, out) {
+      if (parsed.positionals.length !== 1) throw new UsageError(`export needs one output file, got ${parsed.positionals.length} argument(s)`);
+      const format = flag<string>(parsed, 'format') ?? 'onnx';
+      if (format !== 'onnx') throw new UsageError(`unknown --format '${format}': kds exports onnx`);
+      const [target] = parsed.positionals;
+      const height = flag<number>(parsed, 'height');
+      const width = flag<number>(parsed, 'width');
+      const fixed = height !== undefined || width !== undefined;
+      const { model } = await modelFromFlags(parsed);
+      const started = Date.now();
+      await model.exportOnnx(target, {
+        opset: flag<number>(parsed, 'opset'),
+        fp16: flag<boolean>(parsed, 'fp16') ?? false,
+        ...(fixed ? { dynamicSize: false, height, width } : {}),
+      });
+      out(`${target}: ${fs.statSync(target).size} bytes (${((Date.now() - started) / 1000).toFixed(2)} s)`);
     },
   },
   info: {

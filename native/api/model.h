@@ -63,12 +63,6 @@ struct LoadOptions {
   bool strict = true;
 };
 
-// One parameter or buffer by its state-dict name (see Model::namedTensors).
-struct NamedTensor {
-  std::string name;
-  TensorPtr tensor;
-};
-
 class Model {
  public:
   virtual ~Model() = default;
@@ -87,8 +81,6 @@ class Model {
   virtual void loadStateDict(const std::string& path, const LoadOptions& options) = 0;
   // Parameter counts, multiply-adds and shapes for one LR input of height x width.
   virtual ModelSummary summary(int64_t height, int64_t width) = 0;
-  // Every parameter and buffer by state-dict name, as float32 copies on the CPU (for exporters such as ONNX).
-  virtual std::vector<NamedTensor> namedTensors() = 0;
 };
 
 using ModelPtr = std::shared_ptr<Model>;

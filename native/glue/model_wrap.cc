@@ -1,5 +1,6 @@
 #include "glue/model_wrap.h"
 
+#include "api/model_tensors.h"
 #include "glue/addon_data.h"
 #include "glue/errors.h"
 #include "glue/js_args.h"
@@ -152,7 +153,7 @@ Napi::Value ModelWrap::namedTensors(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelPtr m = model(env);
   return PromiseWorker<std::vector<NamedTensor>>::start(
-      env, [m] { return m->namedTensors(); },
+      env, [m] { return kds::namedTensors(*m); },
       [](Napi::Env env, std::vector<NamedTensor>& tensors) -> Napi::Value {
         auto out = Napi::Array::New(env, tensors.size());
         for (size_t i = 0; i < tensors.size(); ++i) {

@@ -37,7 +37,6 @@ class TorchModel : public Model {
   void loadStateDict(const std::string& path, const LoadOptions& options) override;
   void saveStateDict(const std::string& path) override;
   ModelSummary summary(int64_t height, int64_t width) override;
-  std::vector<NamedTensor> namedTensors() override;
 
   // Held by whoever runs or changes this model (a training step, forward, load), so that two worker
   // threads never use it at once.
