@@ -50,6 +50,8 @@ export interface NativeModel {
   saveStateDict(path: string): Promise<void>;
   loadStateDict(path: string, options: { strict: boolean }): Promise<void>;
   summary(size: { height: number; width: number }): Promise<NativeModelSummary>;
+  /** Every parameter and buffer by state-dict name, float32 CPU copies (for the ONNX writer). */
+  namedTensors(): Promise<{ name: string; tensor: NativeTensor }[]>;
   dispose(): void;
 }
 

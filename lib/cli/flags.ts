@@ -11,7 +11,7 @@ import { FlagSpec, FlagType, FlagValue, DescribedDefault } from './args';
 import { ModelRef, parseArch } from './model-spec';
 import { RECIPES } from '../train/study';
 
-export type CommandName = 'distill' | 'train' | 'eval' | 'upscale' | 'info' | 'study';
+export type CommandName = 'distill' | 'train' | 'eval' | 'upscale' | 'info' | 'study' | 'export';
 export type RunCommand = 'distill' | 'train';
 
 /** The run description of distill and train: the config file's shape, after flags and defaults. */
@@ -88,7 +88,8 @@ export interface FlagDecl extends FlagSpec {
 
 const RUN: readonly RunCommand[] = ['distill', 'train'];
 const DISTILL: readonly RunCommand[] = ['distill'];
-const MODEL: readonly CommandName[] = ['eval', 'upscale'];
+const MODEL: readonly CommandName[] = ['eval', 'upscale', 'export'];
+const EXPORT: readonly CommandName[] = ['export'];
 const STUDY: readonly CommandName[] = ['study'];
 
 export const DEFAULT_STUDENT = 'edsr-r16f64';
@@ -167,8 +168,14 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'model', type: 'path', value: 'FILE', commands: MODEL, required: true, help: 'weights (with --arch or a .json sidecar, as kds writes them) or a TorchScript file' },
   { name: 'arch', type: 'string', value: 'ARCH', commands: MODEL, help: 'architecture of the weights, e.g. edsr-r16f64' },
   { name: 'scale', type: 'int', value: 'S', commands: MODEL, default: { shown: "the sidecar's, else 2" }, help: 'upscaling factor' },
-  { name: 'tile', type: 'int', value: 'PX', commands: MODEL, default: { shown: 256 }, help: 'tile side in input pixels, 0: whole image' },
-  { name: 'overlap', type: 'int', value: 'PX', commands: MODEL, default: { shown: 32 }, help: 'context pixels around each tile' },
+  { name: 'tile', type: 'int', value: 'PX', commands: ['eval', 'upscale'], default: { shown: 256 }, help: 'tile side in input pixels, 0: whole image' },
+  { name: 'overlap', type: 'int', value: 'PX', commands: ['eval', 'upscale'], default: { shown: 32 }, help: 'context pixels around each tile' },
+  { name: 'runtime', type: 'string', value: 'NAME', commands: ['upscale'], default: { shown: 'onnx for .onnx files, else libtorch' }, help: 'libtorch, or onnx to run an .onnx --model with ONNX Runtime' },
+  { name: 'format', type: 'string', value: 'FORMAT', commands: EXPORT, default: 'onnx', help: 'onnx (the only format so far)' },
+  { name: 'opset', type: 'int', value: 'N', commands: EXPORT, default: { shown: 17 }, help: 'ONNX opset, 13 to 21' },
+  { name: 'fp16', type: 'boolean', commands: EXPORT, default: false, help: 'float16 weights and compute (float32 input and output)' },
+  { name: 'height', type: 'int', value: 'PX', commands: EXPORT, default: { shown: 'dynamic' }, help: 'fix the input height (with --width)' },
+  { name: 'width', type: 'int', value: 'PX', commands: EXPORT, default: { shown: 'dynamic' }, help: 'fix the input width (with --height)' },
   { name: 'threads', type: 'int', value: 'N', commands: MODEL, help: 'LibTorch threads' },
   { name: 'data', type: 'path', value: 'DIR', commands: ['eval'], required: true, help: 'folder of HR photographs (LR made by bicubic downscaling)' },
   { name: 'json', type: 'boolean', commands: ['eval'], help: 'print the result as JSON' },
