@@ -34,7 +34,7 @@ ModelWrap* ModelWrap::unwrapIf(Napi::Value value) {
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info), env_(info.Env()) {
   if (info.Length() != 1 || !info[0].IsExternal())
-    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr() or loadTorchScript()");
+    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr/rcan/san() or loadTorchScript()");
   // take the reference out of the holder: dispose() must drop it now, not when the GC frees the External
   model_ = std::move(*info[0].As<Napi::External<ModelPtr>>().Data());
   if (model_) {
@@ -149,66 +149,38 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
 
 void ModelWrap::dispose(const Napi::CallbackInfo&) { release(); }
 
-Napi::Value createEdsr(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    EdsrOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.resScale = numberOption(o, "resScale", options.resScale);
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
-    return ModelWrap::create(env, kds::createEdsr(options));
-  });
-}
-
-// featureGroups: an optional array of group counts; empty means the architecture's default rule.
-static std::vector<int> intArrayOption(const Napi::Object& o, const char* key) {
-  std::vector<int> out;
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return out;
-  if (!v.IsArray()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value item = a.Get(i);
-    if (!item.IsNumber()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
-    out.push_back(item.As<Napi::Number>().Int32Value());
+// The spec's values by type: numbers, and arrays of integers (feature taps). Which keys a kind needs is the
+// model table's business (native/models/registry.cc), not the glue's.
+static ModelSpec readModelSpec(Napi::Env env, const std::string& kind, const Napi::Object& o) {
+  ModelSpec spec;
+  spec.kind = kind;
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value v = o.Get(key);
+    if (v.IsNumber()) {
+      spec.numbers[key] = v.As<Napi::Number>().DoubleValue();
+      continue;
+    }
+    auto bad = [&] { return makeError(env, ErrorCode::Argument, kind + ": option '" + key + "' must be a number or an array of integers"); };
+    if (!v.IsArray()) throw bad();
+    auto a = v.As<Napi::Array>();
+    std::vector<int> list;
+    for (uint32_t j = 0; j < a.Length(); ++j) {
+      Napi::Value item = a.Get(j);
+      if (!item.IsNumber()) throw bad();
+      list.push_back(item.As<Napi::Number>().Int32Value());
+    }
+    spec.intLists[key] = std::move(list);
   }
-  return out;
+  return spec;
 }
 
-Napi::Value createRcan(const Napi::CallbackInfo& info) {
+Napi::Value createModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    RcanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
-    options.resScale = numberOption(o, "resScale", options.resScale);
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
-    options.featureGroups = intArrayOption(o, "featureGroups");
-    return ModelWrap::create(env, kds::createRcan(options));
-  });
-}
-
-Napi::Value createSan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    SanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
-    options.nonLocalChannels = static_cast<int>(numberOption(o, "nonLocalChannels", options.nonLocalChannels));
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
-    options.featureGroups = intArrayOption(o, "featureGroups");
-    return ModelWrap::create(env, kds::createSan(options));
+    ModelSpec spec = readModelSpec(env, stringArg(info, 0, "kind"), objectArg(info, 1, "spec"));
+    return ModelWrap::create(env, kds::createModel(spec));
   });
 }
 

@@ -1,7 +1,5 @@
 #include "glue/session_wrap.h"
 
-#include <cmath>
-
 #include "glue/errors.h"
 #include "glue/js_args.h"
 #include "glue/model_wrap.h"
@@ -52,7 +50,7 @@ Napi::Value SessionWrap::device(const Napi::CallbackInfo& info) {
 
 static ModelPtr modelArg(const Napi::CallbackInfo& info, const char* role) {
   auto* wrap = info.Length() > 0 ? ModelWrap::unwrapIf(info[0]) : nullptr;
-  if (!wrap) throw makeError(info.Env(), ErrorCode::Argument, std::string(role) + " must be a kds Model (models.edsr() or loadTorchScript())");
+  if (!wrap) throw makeError(info.Env(), ErrorCode::Argument, std::string(role) + " must be a kds Model (models.edsr/rcan/san() or loadTorchScript())");
   return wrap->model(info.Env());
 }
 
