@@ -1,7 +1,7 @@
 import { awaitNative, callNative, KDSError } from './errors';
 import { native, NativeModel } from './native';
 import { imageArg, Tensor, TensorLike } from './tensor';
-import { describe, isPlainObject, positiveInt } from './validate';
+import { invalidParameterError, isPlainObject, positiveInt } from './validate';
 import type { StudentSize } from './models/kind';
 import { ModelKindName, ModelSpec, modelKind, modelKindNames, OptionsOf, StudentOptions } from './models/registry';
 
@@ -165,7 +165,7 @@ function studentSpec(teacherSpec: unknown, options: unknown): ModelSpec {
   // A spec passed in by hand may lack fields or hold bad values: checked and completed again.
   const { architecture: _, ...teacherOptions } = teacherSpec as Record<string, unknown>;
   const teacher = kind.spec(teacherOptions) as unknown as Record<string, unknown>;
-  if (!isPlainObject(options)) throw new KDSError('E_ARG', `studentOf options must be an object, got ${describe(options)}`);
+  if (!isPlainObject(options)) throw invalidParameterError('studentOf options', 'an object', options);
   for (const [key, value] of Object.entries(options)) {
     if (value === undefined) continue;
     if (!kind.studentKeys.includes(key))

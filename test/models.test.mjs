@@ -333,7 +333,7 @@ describe('model specs, FAKD feature taps and studentOf', () => {
 
   it('validates options with E_ARG', async () => {
     await expectError(() => models.rcan({ scale: 5 }), 'E_ARG', [/rcan: scale must be one of 2, 3, 4, 8/]);
-    await expectError(() => models.rcan({ nFeats: 8, reduction: 16 }), 'E_ARG', [/reduction \(16\) must not exceed nFeats \(8\)/]);
+    await expectError(() => models.rcan({ nFeats: 8, reduction: 16 }), 'E_ARG', [/rcan: reduction must be at most nFeats \(8\), got number 16/]);
     await expectError(() => models.rcan({ nResgroups: 4, featureGroups: [3, 5] }), 'E_ARG', [/featureGroups\[1\] must be an integer between 1 and nResgroups \(4\)/]);
     await expectError(() => models.rcan({ featureGroups: [5, 2] }), 'E_ARG', [/increasing order/]);
     await expectError(() => models.san({ nFeats: 4 }), 'E_ARG', [/san: nFeats must be at least 8/]);

@@ -1,6 +1,6 @@
 // EDSR (Lim et al. 2017): options, defaults, checks, FAKD's student and the CLI name, declared once.
-import { checkOptions, positiveInt, positiveNumber } from '../validate';
-import { ModelKind, scaleOption } from './kind';
+import { positiveInt, positiveNumber } from '../validate';
+import { kindOptions, ModelKind, scaleOption } from './kind';
 
 /** EDSR (Lim et al. 2017) hyper-parameters; defaults are EDSR-PyTorch's baseline (r16f64, x2). */
 export interface EdsrOptions {
@@ -35,7 +35,7 @@ const KEYS = ['scale', 'nResblocks', 'nFeats', 'resScale', 'rgbRange'] as const;
 export const edsr: ModelKind<'edsr', EdsrOptions, EdsrSpec, EdsrStudentOptions> = {
   name: 'edsr',
   spec(options = {}) {
-    const o = checkOptions(options, 'edsr', KEYS) as EdsrOptions;
+    const o = kindOptions<EdsrOptions>(options, 'edsr', KEYS);
     return {
       architecture: 'edsr',
       scale: scaleOption(o.scale ?? 2, 'edsr'),

@@ -2,7 +2,7 @@
 // complete spec the addon builds from), the student FAKD derives from a teacher, and its CLI name.
 // lib/models/registry.ts lists the kinds; the factories, studentOf and the CLI read that table.
 import { KDSError } from '../errors';
-import { invalidParameterError, positiveInt } from '../validate';
+import { checkOptions, invalidParameterError, isPlainObject, positiveInt } from '../validate';
 
 /** Upscaling factors every kind supports. */
 export const SCALES = [2, 3, 4, 8] as const;
@@ -30,6 +30,12 @@ export interface ModelKind<Name extends string, Options extends object, Spec ext
 
 /** A kind seen without its own types, by code that treats every kind alike (the registry's readers). */
 export type AnyModelKind = ModelKind<string, Record<string, unknown>, KindSpec, Record<string, unknown>>;
+
+/** A kind's options: a plain object (`undefined` reads as `{}`) with no key outside `known`. */
+export function kindOptions<T>(options: T | undefined, name: string, known: readonly string[]): T {
+  if (options !== undefined && !isPlainObject(options)) throw invalidParameterError(`${name}: options`, 'an object', options);
+  return checkOptions(options, name, known) as T;
+}
 
 /** Feature taps: a non-empty list of group counts, increasing, each between 1 and nResgroups. */
 export function featureGroups(value: unknown, nResgroups: number, name: string): number[] {

@@ -1,7 +1,7 @@
 // RCAN (Zhang et al. 2018): options, defaults (FAKD's feature taps among them), checks, FAKD's student and
 // the CLI name, declared once.
-import { checkOptions, positiveInt, positiveNumber } from '../validate';
-import { atMost, featureGroups, ModelKind, scaleOption } from './kind';
+import { positiveInt, positiveNumber } from '../validate';
+import { atMost, kindOptions, featureGroups, ModelKind, scaleOption } from './kind';
 
 /** RCAN (Zhang et al. 2018) hyper-parameters; defaults are the published model (10 x 20 RCABs, 64 channels). */
 export interface RcanOptions {
@@ -56,7 +56,7 @@ const KEYS = ['scale', 'nResgroups', 'nResblocks', 'nFeats', 'reduction', 'resSc
 export const rcan: ModelKind<'rcan', RcanOptions, RcanSpec, RcanStudentOptions> = {
   name: 'rcan',
   spec(options = {}) {
-    const o = checkOptions(options, 'rcan', KEYS) as RcanOptions;
+    const o = kindOptions<RcanOptions>(options, 'rcan', KEYS);
     const nResgroups = positiveInt(o.nResgroups ?? 10, 'rcan: nResgroups');
     const nFeats = positiveInt(o.nFeats ?? 64, 'rcan: nFeats');
     return {

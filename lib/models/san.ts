@@ -1,7 +1,7 @@
 // SAN (Dai et al. 2019): options, defaults (FAKD's feature taps among them), checks, FAKD's student and
 // the CLI name, declared once.
-import { invalidParameterError, checkOptions, positiveInt, positiveNumber } from '../validate';
-import { atMost, featureGroups, ModelKind, scaleOption } from './kind';
+import { invalidParameterError, positiveInt, positiveNumber } from '../validate';
+import { atMost, kindOptions, featureGroups, ModelKind, scaleOption } from './kind';
 
 /** SAN (Dai et al. 2019) hyper-parameters; defaults are the published model (20 groups x 10 blocks, 64 channels). */
 export interface SanOptions {
@@ -53,7 +53,7 @@ const KEYS = ['scale', 'nResgroups', 'nResblocks', 'nFeats', 'reduction', 'nonLo
 export const san: ModelKind<'san', SanOptions, SanSpec, SanStudentOptions> = {
   name: 'san',
   spec(options = {}) {
-    const o = checkOptions(options, 'san', KEYS) as SanOptions;
+    const o = kindOptions<SanOptions>(options, 'san', KEYS);
     const nResgroups = positiveInt(o.nResgroups ?? 20, 'san: nResgroups');
     const nFeats = positiveInt(o.nFeats ?? 64, 'san: nFeats');
     // the non-local block's attention squeezes the channels by 8
