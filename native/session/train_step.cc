@@ -169,7 +169,11 @@ SrOutput Session::Impl::studentForward(TorchModel& student, torch::optim::Adam& 
 StepLosses Session::Impl::lossValues(const LossParts& parts) const {
   auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
   auto v = values.accessor<double, 1>();
-  StepLosses result{v[0], v[1], v[2], v[3]};
+  StepLosses result;
+  result.total = v[0];
+  result.DS = v[1];
+  result.TS = v[2];
+  result.SA = v[3];
   if (!std::isfinite(result.total) && !group)
     throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
                                           ", SA " + std::to_string(result.SA) + "); the step was not applied");
