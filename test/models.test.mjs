@@ -335,8 +335,8 @@ describe('model specs, FAKD feature taps and studentOf', () => {
     const { native } = require('../dist/native.js');
     const { architecture, ...edsr } = models.edsr({ nResblocks: 1, nFeats: 8 }).spec;
     assert.equal(native().createModel(architecture, edsr).kind, 'edsr');
-    const { featureGroups, ...rcanWithoutTaps } = models.rcan({ nResgroups: 2, nResblocks: 1, nFeats: 16 }).spec;
-    assert.deepEqual(featureGroups, [1, 1]);
+    const { architecture: rcanKind, featureGroups, ...rcanWithoutTaps } = models.rcan({ nResgroups: 2, nResblocks: 1, nFeats: 16 }).spec;
+    assert.deepEqual([rcanKind, featureGroups], ['rcan', [1, 1]]);
     const { scale, ...edsrWithoutScale } = edsr;
     assert.equal(scale, 2);
     const cases = [
