@@ -132,7 +132,7 @@ export const COMMANDS: Record<CommandName, Command> = {
   },
   study: {
     summary: 'does distillation pay? recipes x seeds, paired by seed, against scratch on held-out photographs',
-    synopsis: 'kds study --teacher FILE --train DIR --test DIR [--recipes kd,fakd,dukd] [--seeds 1,2,3] [options]',
+    synopsis: 'kds study --teacher FILE --train DIR --test DIR [--recipes ts,fakd] [--seeds 1,2,3] [options]',
     details: `Every recipe is trained with every seed (same initial weights and ordinary batches per seed), scored on
 the --test photographs, and compared with scratch by the mean paired difference and its 95% interval over
 seeds. The output folder gets study.md (the table and a verdict), study.json, study.png and runs/<recipe>/
