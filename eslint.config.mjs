@@ -23,6 +23,11 @@ export default tseslint.config(
     rules: { 'no-unused-vars': unusedVars },
   },
   {
+    // The web example's page script: a classic <script> in the browser, not a Node module.
+    files: ['examples/web/app.js'],
+    languageOptions: { sourceType: 'script', globals: globals.browser },
+  },
+  {
     files: ['lib/**/*.ts'],
     extends: [tseslint.configs.recommendedTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 'use strict';
+/* global document, window -- the page.evaluate / waitForFunction callbacks run in the browser page */
 // Deployment benchmark (BENCHMARKS.md "Deployment"): milliseconds per 256 x 256 x2 upscale of the demo's
 // teacher (assets/teacher-edsr-x2.pt, EDSR r8f32) and an EDSR r3f16 student, in kds (LibTorch), in
 // onnxruntime-node and in onnxruntime-web (WebAssembly, one thread, headless Chromium), one process, one

@@ -108,7 +108,7 @@ async function main() {
     outDir: OUT,
     title: 'kds demo: does distillation pay?',
     runs: result.recipes.map((r) => ({ label: `${r.recipe} (seed ${first})`, log: readLog(path.join(runDir(r.recipe), 'log.jsonl')) })),
-    table: { caption, rows: rows.map(({ vs, ...r }) => r) },
+    table: { caption, rows: rows.map(({ vs: _vs, ...r }) => r) },
     notes: [`Verdict: ${result.verdict}`, `Per-seed differences and intervals: study.md and study.png.`,
       `Teacher: ${teacherInfo.arch}, ${teacher.parameterCount} parameters; how it was trained: assets/teacher-edsr-x2.json.`],
     crops: { image: heldOut.names[0], panels },

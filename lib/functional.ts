@@ -72,7 +72,7 @@ function featureArg(value: unknown, name: string): CheckedFeature {
       throw invalidParameterError(`${name}.data`, 'a Float32Array or a Float64Array', data);
     if (!Array.isArray(s) || !s.every((d) => Number.isInteger(d) && d >= 0))
       throw invalidParameterError(`${name}.shape`, 'an array of non-negative integers', s);
-    const numel = s.reduce((a: number, b: number) => a * b, 1);
+    const numel = s.reduce<number>((a, b: number) => a * b, 1);
     if (numel !== data.length)
       throw new KDSError('E_SHAPE', `${name}.shape [${s.join(', ')}] needs ${numel} values, but ${name}.data has ${data.length}`);
     shape = s;

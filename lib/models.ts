@@ -46,7 +46,7 @@ export class Model {
   constructor(nativeModel: NativeModel, spec: ModelSpec | null = null) {
     this.native = nativeModel;
     // Frozen all the way down (lists too), so that it keeps describing the native model.
-    const copy = spec && Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, Array.isArray(v) ? Object.freeze([...v]) : v]));
+    const copy = spec && Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, Array.isArray(v) ? Object.freeze([...(v as unknown[])]) : v]));
     this.spec = copy ? (Object.freeze(copy) as Readonly<ModelSpec>) : null;
   }
 

@@ -15,6 +15,7 @@ import type {
   StepLosses,
 } from './addon-types';
 import { KDSError } from './errors';
+import { lazyRequire } from './lazy-require';
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -125,8 +126,8 @@ export interface NativeAddon extends NativeDataAddon {
 function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {
-    const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
-    return process.env.KDS_ADDON_PATH ? (require(path.resolve(process.env.KDS_ADDON_PATH)) as NativeAddon) : nodeGypBuild(root); // KDS_ADDON_PATH: npm run test:sanitize
+    const nodeGypBuild = lazyRequire<(dir: string) => NativeAddon>('node-gyp-build');
+    return process.env.KDS_ADDON_PATH ? lazyRequire<NativeAddon>(path.resolve(process.env.KDS_ADDON_PATH)) : nodeGypBuild(root); // KDS_ADDON_PATH: npm run test:sanitize
   } catch (err) {
     throw new KDSError(
       'E_NATIVE',

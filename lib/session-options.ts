@@ -122,7 +122,7 @@ export function lossOptions(options: unknown): NativeLossOptions {
 function positions(value: unknown): number[] {
   if (!Array.isArray(value) || value.length === 0 || !value.every((i) => Number.isInteger(i) && i >= 0))
     throw invalidParameterError('positions', 'a non-empty array of integers >= 0', value);
-  return [...value];
+  return [...(value as number[])];
 }
 
 /** Adam's hyper-parameters, checked, with the defaults filled in. */

@@ -58,7 +58,7 @@ export function checkTensorData(value: unknown, name: string): TensorData {
     throw invalidParameterError(`${name}.data`, 'a Float32Array', data);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
     throw invalidParameterError(`${name}.shape`, 'an array of non-negative integers', shape);
-  const numel = shape.reduce((a: number, b: number) => a * b, 1);
+  const numel = shape.reduce<number>((a, b) => a * b, 1);
   if (numel !== data.length)
     throw new KDSError('E_SHAPE', `${name}.shape [${shape.join(', ')}] needs ${numel} values, but ${name}.data has ${data.length}`);
   return { data, shape };

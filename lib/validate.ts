@@ -10,7 +10,9 @@ export function describe(value: unknown): string {
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (typeof value === 'object') return `an object (${value.constructor?.name ?? 'Object'})`;
   if (typeof value === 'string') return `the string '${value}'`;
-  return `${typeof value} ${String(value)}`;
+  // What is left has a String() of its own (a symbol has no template-literal form, hence String()).
+  const rest = value as number | bigint | boolean | symbol | undefined | ((...args: never[]) => unknown);
+  return `${typeof value} ${String(rest)}`;
 }
 
 /** The error for a bad option: `<name> must be <expected>, got <describe(actual)>`. */
@@ -92,7 +94,7 @@ export function numberInRange(
   const ok = typeof value === 'number' && Number.isFinite(value) &&
     (open.min ? value > min : value >= min) && (open.max ? value < max : value <= max);
   if (!ok) throw invalidParameterError(name, `a number in ${open.min ? '(' : '['}${min}, ${max}${open.max ? ')' : ']'}`, value);
-  return value as number;
+  return value;
 }
 
 export function boolean(value: unknown, name: string): boolean {

@@ -4,6 +4,7 @@
 // pixels on the page equal those `kds upscale` (LibTorch) writes for the same picture: at most one level
 // of 255 apart (both round a float result to 8 bits; values within float noise of a .5 boundary may
 // round apart), and the same size. The bicubic panel is the browser's own resampling, checked for size.
+/* global document -- the page.evaluate / waitForFunction callbacks run in the browser page */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';

@@ -5,12 +5,12 @@
 ort.env.wasm.wasmPaths = '/ort/';
 ort.env.wasm.numThreads = 1; // threads need cross-origin isolation; one thread works everywhere
 
-const status = document.getElementById('status');
+const statusLine = document.getElementById('status');
 let session;
 
 function setState(state, text) {
   document.body.dataset.state = state;
-  status.textContent = text;
+  statusLine.textContent = text;
 }
 
 /** RGBA bytes -> float32 [1, 3, h, w] on 0..255. */

@@ -127,8 +127,9 @@ export function parseArgs(argv: string[], specs: readonly FlagSpec[]): Parsed {
     let name = eq >= 0 ? arg.slice(2, eq) : arg.slice(2);
     let inline: string | undefined = eq >= 0 ? arg.slice(eq + 1) : undefined;
     let spec = byName.get(name);
-    if (!spec && name.startsWith('no-') && byName.get(name.slice(3))?.type === 'boolean' && inline === undefined) {
-      spec = byName.get(name.slice(3)) as FlagSpec;
+    const negated = !spec && name.startsWith('no-') && inline === undefined ? byName.get(name.slice(3)) : undefined;
+    if (negated?.type === 'boolean') {
+      spec = negated;
       name = spec.name;
       inline = 'false';
     }

@@ -131,7 +131,7 @@ export async function launch(command: string, argv: string[], parsed: Parsed, ou
     const child = spawn(process.execPath, [bin, command, ...childArgv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     children.push(child);
     const prefix = `[rank ${rank}] `;
-    const streams = Promise.all([pipeLines(child.stdout!, prefix, out), pipeLines(child.stderr!, prefix, err)]);
+    const streams = Promise.all([pipeLines(child.stdout, prefix, out), pipeLines(child.stderr, prefix, err)]);
     exits.push(
       new Promise<void>((resolve) => {
         child.on('error', (e) => {

@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { datasets } from '../data/datasets';
 import { KDSError } from '../errors';
+import { lazyRequire } from '../lazy-require';
 import { evaluate, formatEvaluation } from '../evaluate';
 import { getNumThreads, info, setNumThreads } from '../runtime';
 import { upscale } from '../upscale';
@@ -22,8 +23,8 @@ interface Command {
   synopsis: string;
   /** Text after the options in --help. */
   details?: string;
-  /** Resolves to the exit code, or undefined for 0. */
-  run(parsed: Parsed, out: (line: string) => void): Promise<number | void>;
+  /** The exit code (or a promise of it), or undefined for 0. */
+  run(parsed: Parsed, out: (line: string) => void): number | void | Promise<number | void>;
 }
 
 /** Exit code of a run stopped by Ctrl-C or SIGTERM (after writing its checkpoint), as shells report SIGINT. */
@@ -165,12 +166,11 @@ seed-<s>/ per run. Running the same command again continues a stopped study; see
   info: {
     summary: 'versions, LibTorch location, devices and build flags',
     synopsis: 'kds info [--json]',
-    async run(parsed, out) {
+    run(parsed, out) {
       noPositionals(parsed);
       const i = info();
       const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      const addon = (require('node-gyp-build') as { path(dir: string): string }).path(path.join(__dirname, '..', '..'));
+      const addon = lazyRequire<{ path: (dir: string) => string }>('node-gyp-build').path(path.join(__dirname, '..', '..'));
       const report = {
         kds: pkg.version,
         node: process.version,
@@ -228,7 +228,7 @@ export async function main(
     return name === undefined ? 2 : 0;
   }
   if (name === '--version' || name === '-v') {
-    out(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
+    out((JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version: string }).version);
     return 0;
   }
   if (!isCommand(name)) {

@@ -57,7 +57,7 @@ export function readSidecar(weights: string): ModelSidecar | undefined {
   if (!fs.existsSync(file)) return undefined;
   let body: Partial<ModelSidecar>;
   try {
-    body = JSON.parse(fs.readFileSync(file, 'utf8'));
+    body = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<ModelSidecar>;
   } catch (err) {
     throw new KDSError('E_FILE', `'${file}' is not valid JSON: ${(err as Error).message}`);
   }

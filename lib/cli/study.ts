@@ -2,7 +2,7 @@
 // scratch on held-out photographs (lib/train/study.ts). Everything is checked before the first step: a bad
 // recipe, seed list, scale, ratio or folder is a usage error (exit 2, one line).
 import path from 'node:path';
-import { datasets, Dataset } from '../data/datasets';
+import { datasets } from '../data/datasets';
 import { KDSError } from '../errors';
 import { setNumThreads } from '../runtime';
 import type { ScheduleOptions } from '../train/schedule';
@@ -29,7 +29,7 @@ function recipesFromFlags(parsed: Parsed): (string | Recipe)[] {
   let custom: Recipe[] = [];
   if (file) {
     try {
-      custom = JSON.parse(fs.readFileSync(file, 'utf8'));
+      custom = JSON.parse(fs.readFileSync(file, 'utf8')) as Recipe[];
     } catch (err) {
       throw new UsageError(`--recipes-file '${file}': ${(err as Error).message.split('\n')[0]}`);
     }
@@ -86,7 +86,7 @@ export async function runStudy(parsed: Parsed, out: (line: string) => void): Pro
   }
   const recipes = checkStudyOptions(options).map((r) => r.name);
   out(`kds study: ${studentArch} x${scale}, recipes ${recipes.join(', ')}, seeds ${options.seeds.join(', ')}, ${options.steps} steps each; out ${outDir}`);
-  out(`  training photographs: ${options.train.length}${options.val ? `, validation crops: ${(options.val as Dataset).names.join(', ')}` : ''}; held out: ${options.test.names.join(', ')}`);
+  out(`  training photographs: ${options.train.length}${options.val ? `, validation crops: ${options.val.names.join(', ')}` : ''}; held out: ${options.test.names.join(', ')}`);
   const result = await study(options);
   out('');
   out(fs.readFileSync(result.files.markdown, 'utf8').trimEnd());

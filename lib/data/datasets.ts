@@ -99,7 +99,8 @@ export class Dataset {
 
   /** The images at `indices` (each at most once, in that order) as a dataset of their own, e.g. a validation split. */
   subset(indices: readonly number[], name = `${this.name} (subset)`): Dataset {
-    if (!Array.isArray(indices) || indices.length === 0) throw invalidParameterError('subset: indices', 'a non-empty array', indices);
+    const given: unknown = indices; // from JavaScript, anything (Array.isArray on the typed one would make it any[])
+    if (!Array.isArray(given) || indices.length === 0) throw invalidParameterError('subset: indices', 'a non-empty array', indices);
     indices.forEach((i) => this.#checkIndex(i));
     if (new Set(indices).size !== indices.length) throw new KDSError('E_ARG', `subset: indices must be different, got [${indices.join(', ')}]`);
     return new Dataset(name, this.scale, indices.map((i) => this.#entries[i]), { scale: this.scale, cacheBytes: this.#cacheBytes });

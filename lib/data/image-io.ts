@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { awaitNative, KDSError } from '../errors';
+import { lazyRequire } from '../lazy-require';
 import { native, NativeTensor, NativeTensorArg } from '../native';
 import { checkTensorData, Tensor, TensorData, TensorLike } from '../tensor';
 import { invalidParameterError, nonEmptyString } from '../validate';
@@ -17,7 +18,7 @@ let sharpModule: SharpModule | undefined;
 function sharp(): SharpModule {
   if (!sharpModule) {
     try {
-      sharpModule = require('sharp') as SharpModule;
+      sharpModule = lazyRequire<SharpModule>('sharp');
     } catch (err) {
       throw new KDSError('E_NATIVE', `kds: the image library sharp could not be loaded (${(err as Error).message.split('\n')[0]}); reinstall kds's dependencies`, { cause: err });
     }

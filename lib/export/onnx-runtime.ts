@@ -3,6 +3,7 @@
 // on every side (fewer at the border) and only its core is kept.
 import fs from 'node:fs';
 import { KDSError } from '../errors';
+import { lazyRequire } from '../lazy-require';
 import { describe } from '../validate';
 
 type Ort = typeof import('onnxruntime-node');
@@ -12,8 +13,7 @@ let ortModule: Ort | undefined;
 export function onnxRuntime(): Ort {
   if (!ortModule) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
-      ortModule = require('onnxruntime-node') as Ort;
+      ortModule = lazyRequire<Ort>('onnxruntime-node');
     } catch (err) {
       throw new KDSError('E_NATIVE',
         `running .onnx models needs the optional dependency onnxruntime-node, which could not be loaded (${(err as Error).message.split('\n')[0]}). ` +

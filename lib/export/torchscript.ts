@@ -6,14 +6,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KDSError } from '../errors';
+import { lazyRequire } from '../lazy-require';
 import type { ExportableModel as Model, ExportSettings } from './exportable';
 
 const SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'torchscript-to-onnx.py');
 
 /** PYTHONPATH with the torch kds installed (.libtorch/python) ahead of the user's. */
 function pythonEnv(): NodeJS.ProcessEnv {
-  // eslint-disable-next-line @typescript-eslint/no-var-requires
-  const { pythonPathForTorch } = require('../../scripts/libtorch.js') as { pythonPathForTorch(): string };
+  const { pythonPathForTorch } = lazyRequire<{ pythonPathForTorch: () => string }>(path.join(__dirname, '..', '..', 'scripts', 'libtorch.js'));
   const PYTHONPATH = [pythonPathForTorch(), process.env.PYTHONPATH].filter(Boolean).join(path.delimiter);
   return { ...process.env, PYTHONPATH, PYTHONWARNINGS: 'ignore' };
 }

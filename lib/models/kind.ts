@@ -45,7 +45,7 @@ export function featureGroups(value: unknown, nResgroups: number, name: string):
       throw invalidParameterError(`${name}: featureGroups[${i}]`, `an integer between 1 and nResgroups (${nResgroups})`, g);
     if (i > 0 && g < value[i - 1]) throw new KDSError('E_ARG', `${name}: featureGroups must be in increasing order, got [${value.join(', ')}]`);
   });
-  return [...value];
+  return [...(value as number[])];
 }
 
 /** A size that may not exceed another option (reduction <= nFeats, ...). */

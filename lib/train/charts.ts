@@ -1,5 +1,6 @@
 // Line charts as SVG (drawn here, no plotting library) and rendered to PNG with sharp.
 import { KDSError } from '../errors';
+import { lazyRequire } from '../lazy-require';
 
 export interface Series {
   label: string;
@@ -132,7 +133,7 @@ type SharpModule = typeof import('sharp');
 /** @internal sharp, loaded on first use. */
 export function sharpModule(): SharpModule {
   try {
-    return require('sharp') as SharpModule;
+    return lazyRequire<SharpModule>('sharp');
   } catch (err) {
     throw new KDSError('E_NATIVE', `the image library sharp could not be loaded (${(err as Error).message.split('\n')[0]}); reinstall kds's dependencies`, { cause: err });
   }
