@@ -103,14 +103,16 @@ function howToProvide() {
 
 /** Why pip cannot run here, or null. */
 function pipUnusable() {
-  const v = spawnSync(python(), ['-c', 'import sys; print("%d.%d" % sys.version_info[:2])'], { encoding: 'utf8', timeout: 30000 });
-  if (v.error) return `${python()} was not found`;
-  const [major, minor] = v.stdout.trim().split('.').map(Number);
+  // One interpreter start (pip's own --version takes seconds on a busy machine).
+  const v = spawnSync(python(), ['-c', 'import sys, importlib.util; print("%d.%d" % sys.version_info[:2], importlib.util.find_spec("pip") is not None)'],
+    { encoding: 'utf8', timeout: 60000 });
+  if (v.error || v.status !== 0) return `${python()} was not found or does not run`;
+  const [version, hasPip] = v.stdout.trim().split(' ');
+  const [major, minor] = version.split('.').map(Number);
   if (major < MIN_PYTHON[0] || (major === MIN_PYTHON[0] && minor < MIN_PYTHON[1])) {
-    return `${python()} is Python ${v.stdout.trim()}; the ${CPU_WHEEL} wheel needs Python ${MIN_PYTHON.join('.')} or newer`;
+    return `${python()} is Python ${version}; the ${CPU_WHEEL} wheel needs Python ${MIN_PYTHON.join('.')} or newer`;
   }
-  const pip = spawnSync(python(), ['-m', 'pip', '--version'], { encoding: 'utf8', timeout: 60000 });
-  if (pip.status !== 0) return `${python()} has no pip (Debian/Ubuntu: sudo apt install python3-pip)`;
+  if (hasPip !== 'True') return `${python()} has no pip (Debian/Ubuntu: sudo apt install python3-pip)`;
   return null;
 }
 
@@ -148,10 +150,10 @@ function installIntoCache(log, tried) {
   // leaves a half-filled cache behind, and two installs racing both end with one complete copy.
   const temp = `${target}.tmp-${process.pid}`;
   const indexUrl = process.env.KDS_TORCH_INDEX_URL ?? DEFAULT_INDEX_URL;
-  // --retries 0 and --timeout 20: an unreachable index fails within seconds instead of backing off (pip's
-  // own settings, PIP_FIND_LINKS, PIP_INDEX_URL and pip.conf, still apply).
+  // --retries 0 and --timeout 15: an unreachable index fails within seconds instead of backing off for
+  // minutes (pip's own settings, PIP_INDEX_URL, PIP_FIND_LINKS and pip.conf, still apply).
   const args = ['-m', 'pip', 'install', '--no-compile', '--disable-pip-version-check', '--no-input', '--retries', '0',
-    '--timeout', '20', '--target', temp, ...(indexUrl ? ['--extra-index-url', indexUrl] : []), CPU_WHEEL];
+    '--timeout', '15', '--target', temp, ...(indexUrl ? ['--extra-index-url', indexUrl] : []), CPU_WHEEL];
   log(`kds: no LibTorch found; installing ${CPU_WHEEL} with pip into ${target} (about 900 MB, shared by every project) ...`);
   const r = spawnSync(python(), args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {

@@ -152,7 +152,7 @@ export const COMMANDS: Record<string, Command> = {
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
       report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
       out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
-      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (gloo headers were missing at build time)'}`);
+      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (no gloo headers that fit LibTorch at build time)'}`);
       if (report.cuda.names.length || report.nccl) out(`NCCL (GPU collectives): ${report.nccl ? 'built in' : 'not built in (nccl.h was missing at build time)'}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
