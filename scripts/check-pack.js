@@ -2,7 +2,7 @@
 // `npm run check:pack`: is the npm package what a user gets, and does it work for them?
 //   1. packs the addon built here into prebuilds/ (npm run prebuildify) and the package (npm pack),
 //   2. checks the tarball's file list, then publint and @arethetypeswrong/cli on it,
-//   3. installs the tarball into an empty project, as a user would (npm install --allow-scripts=kds),
+//   3. installs the tarball into an empty project, as a user would (its install script allowed),
 //      and checks there: the install used the prebuilt addon (no compilation) and linked the LibTorch of
 //      this machine; require('kds'); import { KDS } from 'kds' (same exports as require); TypeScript
 //      types (tsc, node16 resolution, ESM and CommonJS); `npx kds info`; one FAKD training step.
@@ -36,7 +36,7 @@ function run(what, cmd, args, options = {}) {
   }
   results.push(`ok   ${what} (${((Date.now() - t0) / 1000).toFixed(1)} s)`);
   console.log(results[results.length - 1]);
-  return out;
+  return options.stdoutOnly ? r.stdout : out;
 }
 
 function check(what, ok, detail = '') {
@@ -62,8 +62,7 @@ function packOwnBuild() {
 }
 
 function packTarball(work) {
-  const out = run('npm pack', 'npm', ['pack', '--json', '--pack-destination', work]);
-  const info = JSON.parse(out.slice(out.indexOf('[')))[0];
+  const info = JSON.parse(run('npm pack', 'npm', ['pack', '--json', '--pack-destination', work], { stdoutOnly: true }))[0];
   const files = info.files.map((f) => f.path);
   const tarball = path.join(work, info.filename);
   const has = (p) => files.includes(p);
@@ -145,10 +144,13 @@ export const make = (): kds.KDS => new kds.KDS();
 function consumer(work, tarball) {
   const dir = path.join(work, 'consumer');
   fs.mkdirSync(dir);
-  fs.writeFileSync(path.join(dir, 'package.json'), JSON.stringify({ name: 'kds-consumer', version: '1.0.0', private: true }, null, 2));
-  // npm >= 11.19 runs a dependency's install script only when allowed (allowScripts or --allow-scripts).
+  // npm >= 11.19 runs a dependency's install script only when the project allows it: allowScripts, with
+  // the key `npm install-scripts approve kds` writes for a tarball. --foreground-scripts shows its output.
+  fs.writeFileSync(path.join(dir, 'package.json'),
+    JSON.stringify({ name: 'kds-consumer', version: '1.0.0', private: true, allowScripts: { [`file:${tarball}`]: true } }, null, 2));
   const install = run('npm install ./kds-*.tgz into an empty project', 'npm',
-    ['install', '--no-audit', '--no-fund', '--allow-scripts=kds', tarball], { cwd: dir });
+    ['install', '--no-audit', '--no-fund', '--foreground-scripts', tarball], { cwd: dir });
+  console.log(install.split('\n').filter((l) => /^kds:/.test(l)).map((l) => `     ${l}`).join('\n'));
   const pkg = path.join(dir, 'node_modules', 'kds');
   check('the install used the prebuilt addon (nothing compiled)',
     /using the prebuilt addon/.test(install) && !fs.existsSync(path.join(pkg, 'build')), install.trim().split('\n').slice(-8).join('\n'));
@@ -179,8 +181,7 @@ function consumer(work, tarball) {
   run('TypeScript types resolve (tsc, node16, ESM and CommonJS consumers)', process.execPath,
     [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: dir });
 
-  const infoOut = run('npx kds info', 'npx', ['--no-install', 'kds', 'info', '--json'], { cwd: dir });
-  const report = JSON.parse(infoOut.slice(infoOut.indexOf('{')));
+  const report = JSON.parse(run('npx kds info', 'npx', ['--no-install', 'kds', 'info', '--json'], { cwd: dir, stdoutOnly: true }));
   console.log(`     kds ${report.kds} LibTorch ${report.torch} at ${report.libtorch}`);
   check('the addon runs with the LibTorch the install linked', fs.realpathSync(report.libtorch) === linked, `${report.libtorch} is not ${linked}`);
   console.log(`     ${run('one FAKD training step in the project', process.execPath, ['step.mjs'], { cwd: dir, env: { KDS_NUM_THREADS: '1' } }).trim()}`);

@@ -144,7 +144,10 @@ export const COMMANDS: Record<string, Command> = {
         nccl: i.nccl,
         build: i.parallelInfo.trim(),
       };
-      if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
+      if (flag(parsed, 'json')) {
+        out(JSON.stringify(report, null, 2));
+        return;
+      }
       out(`kds ${report.kds} on node ${report.node} (${report.platform})`);
       out(`LibTorch ${report.torch} at ${report.libtorch}`);
       out(`addon ${report.addon}`);
@@ -174,8 +177,13 @@ function usage(name?: string): string {
 /** Runs the CLI; resolves to the exit code. Output goes to `out` (stdout) and `err` (stderr). */
 export async function main(
   argv: string[],
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  // Block bodies: stream.write's boolean must not become the command's exit code.
+  out: (line: string) => void = (l) => {
+    process.stdout.write(`${l}\n`);
+  },
+  err: (line: string) => void = (l) => {
+    process.stderr.write(`${l}\n`);
+  },
 ): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {
