@@ -116,7 +116,7 @@ function pipUnusable() {
   return null;
 }
 
-/** Leftovers of interrupted installs by processes that are gone (each is up to ~900 MB). */
+/** Leftovers of interrupted installs by processes that are gone (each is up to ~750 MB). */
 function removeStaleTemps(parent, base) {
   let names = [];
   try {
@@ -154,7 +154,7 @@ function installIntoCache(log, tried) {
   // minutes (pip's own settings, PIP_INDEX_URL, PIP_FIND_LINKS and pip.conf, still apply).
   const args = ['-m', 'pip', 'install', '--no-compile', '--disable-pip-version-check', '--no-input', '--retries', '0',
     '--timeout', '15', '--target', temp, ...(indexUrl ? ['--extra-index-url', indexUrl] : []), CPU_WHEEL];
-  log(`kds: no LibTorch found; installing ${CPU_WHEEL} with pip into ${target} (about 900 MB, shared by every project) ...`);
+  log(`kds: no LibTorch found; installing ${CPU_WHEEL} with pip into ${target} (about 750 MB, shared by every project) ...`);
   const r = spawnSync(python(), args, { stdio: ['ignore', 'inherit', 'pipe'], encoding: 'utf8' });
   if (r.status !== 0) {
     fs.rmSync(temp, { recursive: true, force: true });
