@@ -167,7 +167,10 @@ function installIntoCache(log, tried) {
     fs.renameSync(temp, target);
   } catch (err) {
     fs.rmSync(temp, { recursive: true, force: true });
-    if (!fromCache([])) throw err; // not the result of another install finishing first
+    if (!fromCache([])) { // not another install finishing first: a broken cache folder is in the way
+      tried.push(`pip installed it, but it could not be moved to ${target} (${err.code}): remove that folder and try again`);
+      return null;
+    }
   }
   const found = fromCache([]);
   if (!found) tried.push(`pip finished, but ${target}/torch has no share/cmake/Torch`);
