@@ -20,14 +20,17 @@ function main() {
     console.error(`\nkds: cannot build the native addon: ${err.message}\n`);
     process.exit(1);
   }
-  linkLibTorch(torch);
+  // A side build (KDS_BUILD_DIR, e.g. check:cuda-build's build-cuda/) is not the package's addon: it
+  // leaves the package's .torch link alone and its RUNPATH names only its own LibTorch.
+  const sideBuild = Boolean(process.env.KDS_BUILD_DIR);
+  if (!sideBuild) linkLibTorch(torch);
   console.error(`kds: building against LibTorch from ${torch.source}: ${torch.root}`);
   const jobs = process.env.KDS_BUILD_JOBS || String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)));
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const out = process.env.KDS_BUILD_DIR ? path.resolve(process.env.KDS_BUILD_DIR) : path.join(root, 'build');
   const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', out,
     '--parallel', jobs, `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefix}`];
-  args.push(...distributedArgs(torch), ...ncclArgs(torch));
+  args.push(`--CDKDS_PACKAGE_RUNPATH=${sideBuild ? 'OFF' : 'ON'}`, ...distributedArgs(torch), ...ncclArgs(torch));
   if (process.env.KDS_CMAKE_ARGS) for (const a of process.env.KDS_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
   // `cmake-js build` configures only a fresh folder; when a -D value differs from the cache, configure first.
   if (args[1] === 'build' && cacheDiffers(out, args)) {

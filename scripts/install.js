@@ -22,14 +22,34 @@ function libTorchVersion(torch) {
   return null;
 }
 
-/** Whether prebuilds/ holds an addon that loads here and was built against this LibTorch version. */
+/**
+ * Whether prebuilds/ holds an addon that loads here, runs with this LibTorch (not another one its RUNPATH
+ * names) and was built against this LibTorch version.
+ */
 function prebuiltFits(torch) {
   const probe = spawnSync(process.execPath, ['-e',
-    `process.stdout.write(require('node-gyp-build')(${JSON.stringify(root)}).buildInfo().torchVersion)`], {
+    `process.stdout.write(JSON.stringify(require('node-gyp-build')(${JSON.stringify(root)}).buildInfo()))`], {
     cwd: root, env: { ...process.env, PREBUILDS_ONLY: '1' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'],
   });
   if (probe.status !== 0) return false;
-  const built = probe.stdout.trim();
+  let info;
+  try {
+    info = JSON.parse(probe.stdout);
+  } catch {
+    return false;
+  }
+  const real = (p) => {
+    try {
+      return fs.realpathSync(p);
+    } catch {
+      return p;
+    }
+  };
+  if (real(info.libtorchDir) !== real(torch.root)) {
+    console.error(`kds: the prebuilt addon runs with the LibTorch in ${info.libtorchDir}, not ${torch.root}: compiling instead`);
+    return false;
+  }
+  const built = info.torchVersion;
   const here = libTorchVersion(torch);
   if (here && built && here.split('+')[0] !== built.split('+')[0]) {
     console.error(`kds: the prebuilt addon was built against LibTorch ${built}, this LibTorch is ${here}: compiling instead`);
