@@ -93,10 +93,10 @@ test('LIBTORCH comes before the shared cache', () => {
 const THREE_WAYS = [/Provide LibTorch 2\.13\.0 in one of three ways/, /1\. LIBTORCH=/, /2\. make `.*import torch"` work/, /3\. let kds install it with pip/];
 
 test('no pip: one message that says so and lists the three ways to provide LibTorch', () => {
-  const venv = path.join(work, 'venv-without-pip');
-  const made = spawnSync('python3', ['-m', 'venv', '--without-pip', venv], { encoding: 'utf8' });
-  assert.equal(made.status, 0, made.stderr);
-  const r = find(packageCopy('no-pip'), { KDS_PYTHON: path.join(venv, 'bin', 'python3') }, { install: true });
+  // python3 -S: no site-packages, so neither pip nor torch (as on Debian without python3-pip).
+  const bare = path.join(work, 'python3-without-site');
+  fs.writeFileSync(bare, '#!/bin/sh\nexec python3 -S "$@"\n', { mode: 0o755 });
+  const r = find(packageCopy('no-pip'), { KDS_PYTHON: bare }, { install: true });
   assert.notEqual(r.status, 0);
   assert.match(r.stderr, /has no pip \(Debian\/Ubuntu: sudo apt install python3-pip\)/);
   for (const re of THREE_WAYS) assert.match(r.stderr, re);
