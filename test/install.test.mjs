@@ -83,7 +83,8 @@ test('two projects use the one LibTorch in the shared cache ($XDG_CACHE_HOME/kds
 });
 
 test('LIBTORCH comes before the shared cache', () => {
-  const xdg = path.join(work, 'xdg');
+  const xdg = path.join(work, 'xdg-with-cache');
+  fakeLibTorch(path.join(xdg, 'kds', 'libtorch-2.13.0-cpu', 'torch'));
   const own = fakeLibTorch(path.join(work, 'own-libtorch'));
   const r = find(packageCopy('project-c'), { XDG_CACHE_HOME: xdg, LIBTORCH: own });
   assert.equal(r.status, 0, r.stderr);
