@@ -132,7 +132,9 @@ function load(): NativeAddon {
     throw new KDSError(
       'E_NATIVE',
       `kds: the native addon could not be loaded from ${root} (${(err as Error).message.split('\n')[0]}). ` +
-        'Run `npm install` (or `npm run build:native`) in the kds package to build it.',
+        'In a project that depends on kds: npm runs dependencies\' install scripts only when allowed (npm 11.19+), so run ' +
+        '`npm install-scripts approve kds && npm rebuild kds` (it finds or installs LibTorch and the addon). In a checkout ' +
+        'of kds: `npm install` (or `npm run build:native`).',
       { cause: err },
     );
   }

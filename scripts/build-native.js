@@ -5,8 +5,9 @@ const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-const { findLibTorch } = require('./libtorch');
+const { findLibTorch, linkLibTorch } = require('./libtorch');
 const { findGlooHeaders } = require('./gloo-headers');
+const { checkGlooHeaders } = require('./gloo-check');
 const { findCudaLibraryHeaders, findNcclHeaders } = require('./nccl-headers');
 
 const root = path.resolve(__dirname, '..');
@@ -19,13 +20,17 @@ function main() {
     console.error(`\nkds: cannot build the native addon: ${err.message}\n`);
     process.exit(1);
   }
+  // A side build (KDS_BUILD_DIR, e.g. check:cuda-build's build-cuda/) is not the package's addon: it
+  // leaves the package's .torch link alone and its RUNPATH names only its own LibTorch.
+  const sideBuild = Boolean(process.env.KDS_BUILD_DIR);
+  if (!sideBuild) linkLibTorch(torch);
   console.error(`kds: building against LibTorch from ${torch.source}: ${torch.root}`);
   const jobs = process.env.KDS_BUILD_JOBS || String(Math.max(1, Math.min(os.availableParallelism?.() ?? os.cpus().length, 4)));
   const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
   const out = process.env.KDS_BUILD_DIR ? path.resolve(process.env.KDS_BUILD_DIR) : path.join(root, 'build');
   const args = [cmakeJs, process.argv.includes('--rebuild') ? 'rebuild' : 'build', '--out', out,
     '--parallel', jobs, `--CDCMAKE_PREFIX_PATH=${torch.cmakePrefix}`];
-  args.push(...distributedArgs(), ...ncclArgs(torch));
+  args.push(`--CDKDS_PACKAGE_RUNPATH=${sideBuild ? 'OFF' : 'ON'}`, ...distributedArgs(torch), ...ncclArgs(torch));
   if (process.env.KDS_CMAKE_ARGS) for (const a of process.env.KDS_CMAKE_ARGS.split(/\s+/).filter(Boolean)) args.push(`--CD${a.replace(/^-D/, '')}`);
   // `cmake-js build` configures only a fresh folder; when a -D value differs from the cache, configure first.
   if (args[1] === 'build' && cacheDiffers(out, args)) {
@@ -58,15 +63,24 @@ function cacheDiffers(out, args) {
   return false;
 }
 
-// Distributed training (c10d with Gloo) needs gloo's headers; without them the addon is built without it
-// and kds.setDistributed() says so. KDS_DISTRIBUTED=0 turns it off on purpose.
-function distributedArgs() {
+// Distributed training (c10d with Gloo) needs gloo's headers, and headers that fit the Gloo inside
+// LibTorch (scripts/gloo-check.js); without them the addon is built without it and kds.setDistributed()
+// says so. KDS_DISTRIBUTED=0 turns it off on purpose.
+function distributedArgs(torch) {
   if (process.env.KDS_DISTRIBUTED === '0') return ['--CDKDS_DISTRIBUTED=OFF'];
   const gloo = findGlooHeaders();
   if (!gloo.includeDir) {
     console.error(`kds: building without distributed training support: ${gloo.reason}`);
     return ['--CDKDS_DISTRIBUTED=OFF'];
   }
+  console.error(`kds: checking that the gloo headers in ${gloo.includeDir} fit LibTorch's Gloo (once per LibTorch) ...`);
+  const fit = checkGlooHeaders(torch, gloo.includeDir);
+  if (!fit.ok) {
+    console.error(`kds: building without distributed training support: ${fit.reason}\n` +
+      '  (see "Build" in docs/distributed.md; KDS_GLOO_INCLUDE can name headers from the Gloo commit LibTorch was built with)');
+    return ['--CDKDS_DISTRIBUTED=OFF'];
+  }
+  console.error(`kds: gloo headers fit: ${fit.note}`);
   return ['--CDKDS_DISTRIBUTED=ON', `--CDKDS_GLOO_INCLUDE=${gloo.includeDir}`];
 }
 

@@ -11,6 +11,8 @@ try {
 } catch {
   problems.push('the native addon is not built: run `npm install` (or `npm run build:native`)');
 }
+// The LibTorch the addon runs with, and whose torch the tests' Python references import (scripts/libtorch.js).
+if (!fs.existsSync(path.join(root, '.torch'))) problems.push('.torch (the link to the LibTorch in use) is missing: run `npm install` (or `npm run build:native`)');
 if (problems.length) {
   console.error(`kds: cannot run the tests:\n  - ${problems.join('\n  - ')}`);
   process.exit(1);

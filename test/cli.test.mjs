@@ -188,9 +188,12 @@ test('info reports versions, LibTorch and devices', () => {
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /LibTorch 2\.\d+/);
   assert.match(r.stdout, /CUDA: /);
-  const j = JSON.parse(kds('info', '--json').stdout);
+  const rj = kds('info', '--json');
+  assert.equal(rj.code, 0, rj.stderr);
+  const j = JSON.parse(rj.stdout);
   assert.equal(j.cpu.threads, 1); // KDS_NUM_THREADS=1
-  assert.equal(typeof j.libtorch, 'string');
+  // The LibTorch actually loaded: the one the install linked as .torch (scripts/libtorch.js).
+  assert.equal(fs.realpathSync(j.libtorch), fs.realpathSync(path.join(root, '.torch')));
   assert.equal(j.cuda.names.length, j.cuda.devices);
   assert.equal(typeof j.cuda.cudnnBenchmark, 'boolean');
   assert.match(r.stdout, /cuDNN autotuning \(benchmark\): (on|off)/);

@@ -184,7 +184,10 @@ seed-<s>/ per run. Running the same command again continues a stopped study; see
         nccl: i.nccl,
         build: i.parallelInfo.trim(),
       };
-      if (parsed.value('json')) return out(JSON.stringify(report, null, 2));
+      if (parsed.value('json')) {
+        out(JSON.stringify(report, null, 2));
+        return;
+      }
       out(`kds ${report.kds} on node ${report.node} (${report.platform})`);
       out(`LibTorch ${report.torch} at ${report.libtorch}`);
       out(`addon ${report.addon}`);
@@ -192,7 +195,7 @@ seed-<s>/ per run. Running the same command again continues a stopped study; see
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
       report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
       out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
-      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (gloo headers were missing at build time)'}`);
+      out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (no gloo headers that fit LibTorch at build time)'}`);
       if (report.cuda.names.length || report.nccl) out(`NCCL (GPU collectives): ${report.nccl ? 'built in' : 'not built in (nccl.h was missing at build time)'}`);
       out(`build:\n${report.build.split('\n').map((l) => `  ${l}`).join('\n')}`);
     },
@@ -218,8 +221,13 @@ function usage(name?: string): string {
 /** Runs the CLI; resolves to the exit code. Output goes to `out` (stdout) and `err` (stderr). */
 export async function main(
   argv: string[],
-  out: (line: string) => void = (l) => process.stdout.write(`${l}\n`),
-  err: (line: string) => void = (l) => process.stderr.write(`${l}\n`),
+  // Block bodies: stream.write's boolean must not become the command's exit code.
+  out: (line: string) => void = (l) => {
+    process.stdout.write(`${l}\n`);
+  },
+  err: (line: string) => void = (l) => {
+    process.stderr.write(`${l}\n`);
+  },
 ): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '-h' || name === '--help' || name === 'help') {

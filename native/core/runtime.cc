@@ -7,7 +7,10 @@
 #include <cuda_runtime_api.h>
 #endif
 
+#include <dlfcn.h>
+
 #include <atomic>
+#include <cstdlib>
 #include <sstream>
 
 #include "api/runtime.h"
@@ -16,7 +19,23 @@
 namespace kds {
 namespace {
 std::atomic<int> g_threads{0};  // 0: LibTorch's default
+
+// The LibTorch this process loaded (root of .../lib/libtorch_cpu.so): a prebuilt addon runs with the
+// LibTorch of the machine it is installed on, not the one it was built against.
+std::string loadedLibTorchDir() {
+  Dl_info dl{};
+  if (dladdr(reinterpret_cast<void*>(&at::get_num_threads), &dl) == 0 || dl.dli_fname == nullptr) return {};
+  char* real = ::realpath(dl.dli_fname, nullptr);  // through the package's .torch link
+  std::string file = real ? real : dl.dli_fname;
+  std::free(real);
+  for (int up = 0; up < 2; ++up) {
+    auto slash = file.rfind('/');
+    if (slash == std::string::npos) return {};
+    file.resize(slash);
+  }
+  return file;
 }
+}  // namespace
 
 void setNumThreads(int n) {
   if (n < 1) throw Error(ErrorCode::Argument, "numThreads must be a positive integer, got " + std::to_string(n));
@@ -79,8 +98,9 @@ BuildInfo buildInfo() {
 #ifdef KDS_TORCH_VERSION
   info.torchVersion = KDS_TORCH_VERSION;
 #endif
+  info.libtorchDir = loadedLibTorchDir();
 #ifdef KDS_LIBTORCH_DIR
-  info.libtorchDir = KDS_LIBTORCH_DIR;
+  if (info.libtorchDir.empty()) info.libtorchDir = KDS_LIBTORCH_DIR;
 #endif
   info.cudaAvailable = torch::cuda::is_available();
   info.cudaDeviceCount = info.cudaAvailable ? static_cast<int>(torch::cuda::device_count()) : 0;

@@ -28,8 +28,9 @@ std::shared_ptr<ProcessGroup> connect(const DistributedOptions& options, torch::
   (void)options;
   (void)device;
   throw Error(ErrorCode::State,
-              "this build has no distributed support: gloo's headers were not found when the addon was built (the build "
-              "fetches them with `apt-get download libgloo-dev`; or set KDS_GLOO_INCLUDE to a folder holding gloo/ and rebuild)");
+              "this build has no distributed support: when the addon was built there were no gloo headers that fit "
+              "LibTorch's Gloo (the build fetches them with `apt-get download libgloo-dev` and checks them, see "
+              "docs/distributed.md; or set KDS_GLOO_INCLUDE to a folder holding gloo/ and rebuild)");
 #else
   if (options.backend == "nccl") {
 #ifdef KDS_WITH_NCCL
