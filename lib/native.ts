@@ -23,6 +23,15 @@ export interface NativeFeatureArg {
   shape: readonly number[];
 }
 
+/** A row of the core's feature-term registry (native/losses/feature_registry.cc). */
+export interface NativeFeatureTermInfo {
+  name: string;
+  options: { name: string; kind: 'number' | 'string' }[];
+  equalChannels: boolean;
+  equalSize: boolean;
+  minPositions: number;
+}
+
 export interface NativeSAOptions {
   impl: string;
   eps: number;
@@ -162,6 +171,13 @@ export interface NativeAddon extends NativeDataAddon {
     teacher: NativeTensor | NativeFeatureArg,
     options: NativeSAOptions,
   ): Promise<{ loss: number; grad: NativeTensor }>;
+  featureLoss(
+    type: string,
+    students: (NativeTensor | NativeFeatureArg)[],
+    teachers: (NativeTensor | NativeFeatureArg)[],
+    options: Record<string, number | string>,
+  ): Promise<{ loss: number; grads: (NativeTensor | { data: Float64Array; shape: number[] })[] }>;
+  featureTerms(): NativeFeatureTermInfo[];
 }
 
 function load(): NativeAddon {
