@@ -1,38 +1,12 @@
 import { distributedOptions, DistributedOptions } from './distributed';
 import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
-import { native, NativeLossOptions, NativePrecisionOptions, NativeSession } from './native';
+import { native, NativePrecisionOptions, NativeSession } from './native';
 import { describe, imageArg, TensorLike } from './tensor';
+import { LossOptions, resolveLoss } from './loss-spec';
 import { fit, FitOptions, FitResult } from './train/fit';
 
-/** Options of the spatial-affinity (SA) loss. */
-export interface SAOptions {
-  /** 'fused' (default): tiled, never builds the N x N affinity matrices. 'plain': the reference formula. */
-  impl?: 'fused' | 'plain';
-  /** Added to each pixel's feature norm before dividing. Default 1e-8. */
-  eps?: number;
-  /** Fused only: pixels per tile side; 0 (default) chooses from the shapes and the device. */
-  tile?: number;
-  /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
-  pool?: 'none' | 'max' | 'avg';
-  /** Pooling window and stride. Default 2. */
-  poolSize?: number;
-}
-
-/**
- * The FAKD objective: total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum of SA losses.
- * Defaults: SA on, weights { DS: 0.5, TS: 0.5, SA: 1 } (alpha 0.5; SA weight 1 as in the code that
- * produced FAKD's published numbers), every feature pair used.
- */
-export interface LossOptions {
-  /** true/false, or SA options (implies true). Default true. */
-  SA?: boolean | SAOptions;
-  /** Loss weights. A weight of 0 turns that part off (TS and SA 0: no teacher needed). */
-  weights?: { DS?: number; TS?: number; SA?: number };
-  /** Feature positions (indices into both models' feature lists) for SA; default: every pair. */
-  positions?: number[];
-}
-
+export type { SAOptions, LossOptions, FeatureTermSpec } from './loss-spec';
 /** Adam, as in FAKD: lr 1e-4, betas (0.9, 0.999), eps 1e-8, no weight decay. */
 export interface OptimizerOptions {
   type?: 'adam';
@@ -85,12 +59,15 @@ export interface StepTimings {
   total: number;
 }
 
-/** The losses of one step; the parts are unweighted (SA is 0 when off). */
+/** The losses of one step; the parts are unweighted. */
 export interface StepLosses {
   total: number;
   DS: number;
   TS: number;
+  /** The SA term's value (PSA's when that is the one on, as `{ SA: { pool } }` makes it); 0 when off. */
   SA: number;
+  /** Every feature term's unweighted value, by type (e.g. { SA: 0.41, AT: 0.002 }). */
+  parts: Record<string, number>;
   /**
    * fp16 only: the gradients overflowed at the current loss scale, so the step was skipped (weights and
    * Adam unchanged, stepCount not advanced) and the scale lowered. Dynamic loss scaling expects this now
@@ -103,9 +80,6 @@ export interface StepLosses {
   timings: StepTimings;
 }
 
-const DEFAULT_LOSS: NativeLossOptions = {
-  DS: 0.5, TS: 0.5, SA: 1, useSA: true, impl: 'fused', eps: 1e-8, tile: 0, pool: 'none', poolSize: 2,
-};
 
 /**
  * Knowledge distillation for super-resolution, with the seed library's method names:
@@ -127,7 +101,7 @@ export class KDS {
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
-    callNative(() => this.#session.setLoss(DEFAULT_LOSS));
+    callNative(() => this.#session.setLoss(resolveLoss({})));
   }
 
   /** 'cpu' (default), 'cuda' or 'cuda:N'. Moves teacher and student there. Call before the first step. */
@@ -171,7 +145,7 @@ export class KDS {
   /** Chooses the loss; see {@link LossOptions} for the defaults. */
   setLoss(options: LossOptions = {}): this {
     this.#checkIdle('setLoss');
-    callNative(() => this.#session.setLoss(lossOptions(options)));
+    callNative(() => this.#session.setLoss(resolveLoss(options)));
     return this;
   }
 
@@ -402,54 +376,3 @@ function precisionOptions(precision: unknown, options: unknown): NativePrecision
   };
 }
 
-function lossOptions(options: LossOptions): NativeLossOptions {
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `loss options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!['SA', 'weights', 'positions'].includes(key))
-      throw new KDSError('E_ARG', `unknown loss option '${key}': expected SA, weights or positions`);
-  const out: NativeLossOptions = { ...DEFAULT_LOSS };
-  const sa = options.SA ?? true;
-  if (typeof sa === 'boolean') {
-    out.useSA = sa;
-  } else if (typeof sa === 'object' && sa !== null) {
-    out.useSA = true;
-    for (const key of Object.keys(sa))
-      if (!['impl', 'eps', 'tile', 'pool', 'poolSize'].includes(key))
-        throw new KDSError('E_ARG', `unknown SA option '${key}': expected impl, eps, tile, pool or poolSize`);
-    if (sa.impl !== undefined) {
-      if (sa.impl !== 'fused' && sa.impl !== 'plain') throw new KDSError('E_ARG', `SA.impl must be 'fused' or 'plain', got ${describe(sa.impl)}`);
-      out.impl = sa.impl;
-    }
-    if (sa.eps !== undefined) out.eps = nonNegative(sa.eps, 'SA.eps');
-    if (sa.tile !== undefined) {
-      if (!Number.isInteger(sa.tile) || sa.tile < 0) throw new KDSError('E_ARG', `SA.tile must be an integer >= 0, got ${describe(sa.tile)}`);
-      out.tile = sa.tile;
-    }
-    if (sa.pool !== undefined) {
-      if (!['none', 'max', 'avg'].includes(sa.pool)) throw new KDSError('E_ARG', `SA.pool must be 'none', 'max' or 'avg', got ${describe(sa.pool)}`);
-      out.pool = sa.pool;
-    }
-    if (sa.poolSize !== undefined) {
-      if (!Number.isInteger(sa.poolSize) || sa.poolSize < 1) throw new KDSError('E_ARG', `SA.poolSize must be a positive integer, got ${describe(sa.poolSize)}`);
-      out.poolSize = sa.poolSize;
-    }
-  } else {
-    throw new KDSError('E_ARG', `SA must be a boolean or an options object, got ${describe(sa)}`);
-  }
-  if (options.weights !== undefined) {
-    const w = options.weights;
-    if (typeof w !== 'object' || w === null) throw new KDSError('E_ARG', `weights must be an object, got ${describe(w)}`);
-    for (const key of Object.keys(w))
-      if (!['DS', 'TS', 'SA'].includes(key)) throw new KDSError('E_ARG', `unknown loss weight '${key}': expected DS, TS or SA`);
-    if (w.DS !== undefined) out.DS = nonNegative(w.DS, 'weights.DS');
-    if (w.TS !== undefined) out.TS = nonNegative(w.TS, 'weights.TS');
-    if (w.SA !== undefined) out.SA = nonNegative(w.SA, 'weights.SA');
-  }
-  if (options.positions !== undefined) {
-    const p = options.positions;
-    if (!Array.isArray(p) || p.length === 0 || !p.every((i) => Number.isInteger(i) && i >= 0))
-      throw new KDSError('E_ARG', `positions must be a non-empty array of integers >= 0, got ${describe(p)}`);
-    out.positions = [...p];
-  }
-  return out;
-}

@@ -71,14 +71,7 @@ export interface NativeModel {
 export interface NativeLossOptions {
   DS: number;
   TS: number;
-  SA: number;
-  useSA: boolean;
-  impl: string;
-  eps: number;
-  tile: number;
-  pool: string;
-  poolSize: number;
-  positions?: number[];
+  features: { type: string; weight: number; positions: number[]; options: Record<string, number | string> }[];
 }
 
 export interface NativeAdamOptions {
@@ -102,6 +95,7 @@ export interface NativeStepLosses {
   DS: number;
   TS: number;
   SA: number;
+  parts: Record<string, number>;
   skipped: boolean;
   lossScale: number;
   timings: StepTimings;

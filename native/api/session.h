@@ -3,25 +3,28 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "api/feature_terms.h"
 #include "api/model.h"
 #include "api/tensor.h"
 
 namespace kds {
 
+// One feature-distillation term of the loss (api/feature_terms.h; formulas in docs/losses.md).
+struct FeatureTermSpec {
+  std::string type;            // a registered term: "SA", "PSA", "RBF", "MMD", "CA", "IA", "FSP", "AT", "fitnet"
+  double weight{};
+  std::vector<int> positions;  // empty: every feature pair
+  TermOptions options;         // every option the term's row names
+};
+
 struct LossOptions {
-  // Total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum over positions of SA loss.
+  // Total = DS * L1(student, HR) + TS * L1(student, teacher) + sum over the features of weight * term.
   double weightDS = 0.5;
   double weightTS = 0.5;
-  double weightSA = 1.0;
-  bool useSA = true;
-  std::vector<int> positions;        // empty: every feature pair
-  std::string saImpl = "fused";      // "fused" (tiled, low memory) or "plain" (the reference formula)
-  double eps = 1e-8;                 // added to each pixel's feature norm
-  int64_t tile = 0;                  // fused tile size; 0 chooses from the shapes
-  std::string pool = "none";         // "none", "max" or "avg": FAKD's pooled variant (PSA)
-  int poolSize = 2;
+  std::vector<FeatureTermSpec> features;
 };
 
 struct AdamOptions {
@@ -58,7 +61,9 @@ struct StepTimings {
 };
 
 struct StepLosses {
-  double total = 0, DS = 0, TS = 0, SA = 0;  // parts unweighted
+  double total = 0, DS = 0, TS = 0;  // parts unweighted
+  double SA = 0;                     // the SA term's value (PSA's when that is the one on); 0 when off
+  std::vector<std::pair<std::string, double>> parts;  // every feature term's unweighted value, by type
   // fp16: the step's gradients overflowed, so it was skipped (weights and Adam unchanged) and the loss
   // scale lowered. Not an error: dynamic loss scaling expects it now and then.
   bool skipped = false;

@@ -49,6 +49,29 @@ SrOutput asFloat32(SrOutput out) {
   return out;
 }
 
+// The loss parts as numbers, read back in one transfer. SA reports the SA term (PSA's when that is the one on).
+StepLosses lossValues(const LossParts& parts) {
+  std::vector<torch::Tensor> all{parts.total, parts.DS, parts.TS};
+  for (const auto& [name, value] : parts.features) all.push_back(value);
+  auto values = torch::stack(all).to(torch::kCPU, torch::kDouble);
+  auto v = values.accessor<double, 1>();
+  StepLosses result;
+  result.total = v[0];
+  result.DS = v[1];
+  result.TS = v[2];
+  for (size_t i = 0; i < parts.features.size(); ++i) result.parts.emplace_back(parts.features[i].first, v[3 + static_cast<int64_t>(i)]);
+  for (const char* name : {"PSA", "SA"})
+    for (const auto& [type, value] : result.parts)
+      if (type == name) result.SA = value;
+  return result;
+}
+
+std::string describeParts(const StepLosses& r) {
+  std::string out = "DS " + std::to_string(r.DS) + ", TS " + std::to_string(r.TS);
+  for (const auto& [name, value] : r.parts) out += ", " + name + " " + std::to_string(value);
+  return out;
+}
+
 }  // namespace
 
 struct Session::Impl {
@@ -237,7 +260,7 @@ void Session::Impl::averageGradients(TorchModel& student, std::vector<torch::Ten
     throw Error(ErrorCode::Distributed, std::to_string(failedRanks) + " of " + std::to_string(world) +
                                             " ranks failed this step with an error of their own (see their output); the step was not applied on any rank");
   if (okRanks < world) {
-    std::string why = lossFinite ? "" : " (here DS " + std::to_string(local.DS) + ", TS " + std::to_string(local.TS) + ", SA " + std::to_string(local.SA) + ")";
+    std::string why = lossFinite ? "" : " (here " + describeParts(local) + ")";
     throw Error(ErrorCode::NonFinite, "the loss is not finite on " + std::to_string(world - okRanks) + " of " +
                                           std::to_string(world) + " ranks" + why + "; the step was not applied on any rank");
   }
@@ -278,10 +301,10 @@ StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
   StepTimings timings;
   applyThreadSettings();
   auto& impl = *this;
-  const bool needTeacher = impl.loss.weightTS != 0 || (impl.loss.useSA && impl.loss.weightSA != 0);
+  const bool needTeacher = lossNeedsTeacher(impl.loss);
   if (!impl.student) throw Error(ErrorCode::State, "train() before setStudent(): set a student model first");
   if (needTeacher && !impl.teacher)
-    throw Error(ErrorCode::State, "train() before setTeacher(): set a teacher, or turn TS and SA off with setLoss({ weights: { TS: 0, SA: 0 } })");
+    throw Error(ErrorCode::State, "train() before setTeacher(): set a teacher, or turn TS and the feature terms off with setLoss({ weights: { TS: 0 }, features: [] })");
 
   auto lr = impl.checkedImage(lrTensor, "lr");
   auto hr = impl.checkedImage(hrTensor, "hr");
@@ -330,13 +353,10 @@ StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
   timings.studentForward = clock.lap();
 
   LossParts parts = distillationLoss(studentOut, teacher ? &teacherOut : nullptr, hr, impl.loss);
-  auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
-  auto v = values.accessor<double, 1>();
-  StepLosses result{v[0], v[1], v[2], v[3]};
+  StepLosses result = lossValues(parts);
   const bool lossFinite = std::isfinite(result.total);
   if (!lossFinite && !impl.group)
-    throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
-                                          ", SA " + std::to_string(result.SA) + "); the step was not applied");
+    throw Error(ErrorCode::NonFinite, "the loss is not finite (" + describeParts(result) + "); the step was not applied");
   timings.loss = clock.lap();
 
   if (lossFinite)

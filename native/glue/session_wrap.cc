@@ -7,6 +7,7 @@
 #include "glue/model_wrap.h"
 #include "glue/promise_worker.h"
 #include "glue/tensor_wrap.h"
+#include "glue/term_options.h"
 
 namespace kds::glue {
 
@@ -81,22 +82,7 @@ Napi::Value SessionWrap::setLoss(const Napi::CallbackInfo& info) {
   LossOptions options;
   options.weightDS = numberOption(o, "DS", options.weightDS);
   options.weightTS = numberOption(o, "TS", options.weightTS);
-  options.weightSA = numberOption(o, "SA", options.weightSA);
-  options.useSA = boolOption(o, "useSA", options.useSA);
-  options.saImpl = stringOption(o, "impl", options.saImpl);
-  options.eps = numberOption(o, "eps", options.eps);
-  options.tile = static_cast<int64_t>(numberOption(o, "tile", static_cast<double>(options.tile)));
-  options.pool = stringOption(o, "pool", options.pool);
-  options.poolSize = static_cast<int>(numberOption(o, "poolSize", options.poolSize));
-  Napi::Value positions = o.Get("positions");
-  if (positions.IsArray()) {
-    auto arr = positions.As<Napi::Array>();
-    for (uint32_t i = 0; i < arr.Length(); ++i) {
-      Napi::Value p = arr.Get(i);
-      if (!p.IsNumber()) throw makeError(env, ErrorCode::Argument, "positions must be an array of integers");
-      options.positions.push_back(p.As<Napi::Number>().Int32Value());
-    }
-  }
+  options.features = readFeatureTerms(o.Get("features"), "setLoss");
   guarded(env, [&] { s.setLoss(options); });
   return env.Undefined();
 }
@@ -154,6 +140,9 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
         out.Set("DS", r.DS);
         out.Set("TS", r.TS);
         out.Set("SA", r.SA);
+        auto parts = Napi::Object::New(env);
+        for (const auto& [name, value] : r.parts) parts.Set(name, value);
+        out.Set("parts", parts);
         out.Set("skipped", r.skipped);
         out.Set("lossScale", r.lossScale);
         auto timings = Napi::Object::New(env);

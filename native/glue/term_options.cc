@@ -21,6 +21,35 @@ TermOptions readTermOptions(const Napi::Object& o, const FeatureTermInfo& info, 
   return options;
 }
 
+std::vector<FeatureTermSpec> readFeatureTerms(const Napi::Value& value, const std::string& where) {
+  Napi::Env env = value.Env();
+  if (!value.IsArray()) throw makeError(env, ErrorCode::Argument, where + ": 'features' must be an array");
+  auto array = value.As<Napi::Array>();
+  std::vector<FeatureTermSpec> out;
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    const std::string name = where + ": features[" + std::to_string(i) + "]";
+    Napi::Value item = array.Get(i);
+    if (!item.IsObject()) throw makeError(env, ErrorCode::Argument, name + " must be an object");
+    auto o = item.As<Napi::Object>();
+    Napi::Value type = o.Get("type"), weight = o.Get("weight"), positions = o.Get("positions"), options = o.Get("options");
+    if (!type.IsString() || !weight.IsNumber() || !positions.IsArray() || !options.IsObject())
+      throw makeError(env, ErrorCode::Argument, name + " must be { type: string, weight: number, positions: number[], options: object }");
+    FeatureTermSpec spec;
+    spec.type = type.As<Napi::String>().Utf8Value();
+    spec.weight = weight.As<Napi::Number>().DoubleValue();
+    auto list = positions.As<Napi::Array>();
+    for (uint32_t j = 0; j < list.Length(); ++j) {
+      Napi::Value p = list.Get(j);
+      if (!p.IsNumber()) throw makeError(env, ErrorCode::Argument, name + ".positions must be an array of integers");
+      spec.positions.push_back(p.As<Napi::Number>().Int32Value());
+    }
+    const FeatureTermInfo& info = guarded(env, [&]() -> const FeatureTermInfo& { return featureTermInfo(spec.type); });
+    spec.options = readTermOptions(options.As<Napi::Object>(), info, name);
+    out.push_back(std::move(spec));
+  }
+  return out;
+}
+
 Napi::Value featureTerms(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const auto& infos = featureTermInfos();

@@ -14,7 +14,9 @@ namespace {
 
 // A fresh tensor of `dtype` that the call may mark as requiring grad without touching the caller's.
 torch::Tensor toTorch(const FeatureInput& in, torch::ScalarType dtype) {
-  if (in.tensor) return unwrap(*in.tensor).detach().to(dtype);
+  // A copy, also for a tensor of the same dtype: a model's outputs are inference tensors, which autograd
+  // may neither record nor save.
+  if (in.tensor) return unwrap(*in.tensor).detach().to(dtype, /*non_blocking=*/false, /*copy=*/true);
   auto host = torch::from_blob(const_cast<void*>(in.data), in.shape, in.isFloat64 ? torch::kFloat64 : torch::kFloat32);
   return host.to(dtype, /*non_blocking=*/false, /*copy=*/true);
 }
