@@ -1,7 +1,7 @@
 // setLoss's options: validation, defaults, and the translation of the older forms ({ SA: true },
 // { SA: {...}, weights: { DS, TS, SA }, positions }) into the list of feature terms the core runs.
 import { KDSError } from './errors';
-import { FeatureTermOptions, FeatureType, featureTerm, termOptions } from './feature-terms';
+import { FeatureTermOptions, FeatureType, featureTerm, parseFeatureSpec, termOptions } from './feature-terms';
 import { checkOptions, invalidParameterError, isPlainObject, nonNegativeInt, nonNegativeNumber, nonEmptyArray, oneOf, positiveInt } from './validate';
 
 /** Options of the spatial-affinity (SA) loss in the older form of setLoss. */
@@ -34,8 +34,11 @@ export interface FeatureTermSpec extends FeatureTermOptions {
  * feature pair.
  */
 export interface LossOptions {
-  /** The feature terms, e.g. [{ type: 'SA', weight: 10 }, { type: 'AT', positions: [1, 2, 3] }]. [] for none. */
-  features?: FeatureTermSpec[];
+  /**
+   * The feature terms, e.g. [{ type: 'SA', weight: 10 }, { type: 'AT', positions: [1, 2, 3] }] ([] for none),
+   * or the authors' command-line syntax '10*SA+1*AT' (each term with its default options).
+   */
+  features?: FeatureTermSpec[] | string;
   /** Older form: true/false, or SA options (implies true). Default true. Not together with `features`. */
   SA?: boolean | SAOptions;
   /** Loss weights. A weight of 0 turns that part off (TS and every feature weight 0: no teacher needed). */
@@ -93,9 +96,10 @@ export function resolveLoss(options: unknown): ResolvedLoss {
   }
   if (o.SA !== undefined || w.SA !== undefined)
     throw new KDSError('E_ARG', 'loss options: give the SA term either in features or as SA / weights.SA, not both');
-  if (!Array.isArray(o.features)) throw invalidParameterError('features', 'an array of { type, weight?, positions?, ...options }', o.features);
+  const list = typeof o.features === 'string' ? parseFeatureSpec(o.features) : o.features;
+  if (!Array.isArray(list)) throw invalidParameterError('features', 'an array of { type, weight?, positions?, ...options }', o.features);
   const seen = new Set<string>();
-  const features = o.features.map((item: unknown, i: number): ResolvedFeatureTerm => {
+  const features = list.map((item: unknown, i: number): ResolvedFeatureTerm => {
     const name = `features[${i}]`;
     if (!isPlainObject(item)) throw invalidParameterError(name, 'an object { type, weight?, positions?, ...options }', item);
     const row = featureTerm(item.type, `${name}.type`);

@@ -123,3 +123,10 @@ test('bad loss options: E_ARG or E_SHAPE, and the student is unchanged', async (
   assert.deepEqual(await outputOf(student), before, 'a failed step changed the student');
   await session.dispose();
 });
+
+test("setLoss({ features: '10*SA+1*AT' }) reads the authors' syntax", async () => {
+  const text = await step({ features: '10*SA+1*AT', positions: [1, 2, 3] });
+  const list = await step({ features: [{ type: 'SA', weight: 10 }, { type: 'AT', weight: 1 }], positions: [1, 2, 3] });
+  assert.equal(text.total, list.total);
+  assert.deepEqual(text.parts, list.parts);
+});
