@@ -198,3 +198,29 @@ test('featureLoss rejects bad types, options and shapes with KDSErrors', async (
   nan.data[5] = NaN;
   await rejects(featureLoss('AT', [nan], teachers.slice(0, 1)), 'E_NAN', /AT loss is not finite/);
 });
+
+// The fused N x N terms never hold an N x N matrix: at 128 x 128 pixels one such float32 matrix is 1 GiB,
+// yet a fresh process's peak memory grows by far less while it computes the loss and its gradient.
+test('fused SA, RBF and MMD: peak memory stays far below one N x N matrix', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const script = `
+    const kds = require(${JSON.stringify(new URL('../dist/index.js', import.meta.url).pathname)});
+    const fs = require('node:fs');
+    const hwm = () => Number(fs.readFileSync('/proc/self/status', 'utf8').match(/^VmHWM:\\s+(\\d+) kB/m)[1]) * 1024;
+    const map = (seed) => ({ data: Float32Array.from({ length: 4 * 128 * 128 }, (_, i) => Math.sin(i * 0.37 + seed)), shape: [1, 4, 128, 128] });
+    (async () => {
+      const s = [map(1)], t = [map(2)];
+      await kds.featureLoss(process.argv[1], [{ data: s[0].data.slice(0, 4 * 64), shape: [1, 4, 8, 8] }], [{ data: t[0].data.slice(0, 4 * 64), shape: [1, 4, 8, 8] }]);
+      const before = hwm();
+      const r = await kds.featureLoss(process.argv[1], s, t);
+      process.stdout.write(JSON.stringify({ growth: hwm() - before, loss: r.loss }));
+    })();`;
+  for (const type of ['SA', 'RBF', 'MMD']) {
+    const run = spawnSync(process.execPath, ['-e', script, type], { encoding: 'utf8', env: { ...process.env, KDS_NUM_THREADS: '2' } });
+    assert.equal(run.status, 0, run.stderr);
+    const { growth, loss } = JSON.parse(run.stdout);
+    assert.ok(loss > 0);
+    t.diagnostic(`${type}: peak memory grew by ${Math.round(growth / 2 ** 20)} MB`);
+    assert.ok(growth < 256 * 2 ** 20, `${type}: peak memory grew by ${Math.round(growth / 2 ** 20)} MB (one N x N matrix: 1024 MB)`);
+  }
+});
