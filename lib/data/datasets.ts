@@ -95,6 +95,14 @@ export class Dataset {
     return { hr: e.hr, lr: e.lr };
   }
 
+  /** The images at `indices` (each at most once, in that order) as a dataset of their own, e.g. a validation split. */
+  subset(indices: readonly number[], name = `${this.name} (subset)`): Dataset {
+    if (!Array.isArray(indices) || indices.length === 0) throw new KDSError('E_ARG', `subset: indices must be a non-empty array, got ${describe(indices)}`);
+    indices.forEach((i) => this.#checkIndex(i));
+    if (new Set(indices).size !== indices.length) throw new KDSError('E_ARG', `subset: indices must be different, got [${indices.join(', ')}]`);
+    return new Dataset(name, this.scale, indices.map((i) => this.#entries[i]), { scale: this.scale, cacheBytes: this.#cacheBytes });
+  }
+
   /** Decodes image pair `index` (from the cache when it is there). */
   async get(index: number): Promise<ImagePair> {
     const raw = await this.loadRaw(this.#checkIndex(index));

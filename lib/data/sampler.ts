@@ -4,6 +4,7 @@
 import { awaitNative, KDSError } from '../errors';
 import { native } from '../native';
 import { describe, Tensor } from '../tensor';
+import { oneOf } from '../validate';
 import { Dataset } from './datasets';
 import { Random } from './rng';
 import { checkScale } from './scale';
@@ -21,6 +22,12 @@ export interface SamplerOptions {
   augment?: boolean;
   /** Batches prepared in the background beyond the one being consumed. Default 2. */
   prefetch?: number;
+  /**
+   * 'pairs' (default): LR patches with their HR patches. 'photo': patches of the HR photograph itself,
+   * as inputs without targets (`lr` and `hr` are the same patch): for teacher-labelled data, where the
+   * teacher's output on the patch is the target.
+   */
+  crops?: 'pairs' | 'photo';
 }
 
 /** A training batch, ready for `kds.train(batch.lr, batch.hr)`: float [n, 3, p, p] and [n, 3, s*p, s*p], 0..255. */
@@ -29,7 +36,7 @@ export interface Batch {
   hr: Tensor;
 }
 
-const OPTION_KEYS = ['patchSize', 'batchSize', 'scale', 'seed', 'augment', 'prefetch'];
+const OPTION_KEYS = ['patchSize', 'batchSize', 'scale', 'seed', 'augment', 'prefetch', 'crops'];
 
 /** An endless async iterator of batches; `close()` (or `break` in a for-await loop) stops it. */
 export class Sampler implements AsyncIterableIterator<Batch> {
@@ -39,6 +46,7 @@ export class Sampler implements AsyncIterableIterator<Batch> {
   readonly seed: number;
   readonly augment: boolean;
   readonly prefetch: number;
+  readonly crops: 'pairs' | 'photo';
   readonly #dataset: Dataset;
   readonly #random: Random;
   #queue: Promise<Batch>[] = [];
@@ -63,6 +71,7 @@ export class Sampler implements AsyncIterableIterator<Batch> {
     const prefetch = options.prefetch ?? 2;
     if (!Number.isInteger(prefetch) || prefetch < 0) throw new KDSError('E_ARG', `prefetch must be an integer >= 0, got ${describe(prefetch)}`);
     this.prefetch = prefetch;
+    this.crops = oneOf(options.crops ?? 'pairs', 'crops', ['pairs', 'photo'] as const);
   }
 
   /** The next batch. Errors (unreadable file, image smaller than a patch) reject here. */
@@ -92,7 +101,8 @@ export class Sampler implements AsyncIterableIterator<Batch> {
   // Before the first batch: every image must hold a patch (header reads only, no decoding).
   async #check(): Promise<void> {
     const p = this.patchSize;
-    const small = (await this.#dataset.lrSizes()).filter((s) => s.height < p || s.width < p);
+    const factor = this.crops === 'photo' ? this.scale : 1; // photo crops are cut from HR
+    const small = (await this.#dataset.lrSizes()).filter((s) => s.height * factor < p || s.width * factor < p);
     if (small.length > 0) {
       const list = small.slice(0, 3).map((s) => `'${s.file}' (LR ${s.height} x ${s.width})`).join(', ');
       throw new KDSError(
@@ -123,14 +133,16 @@ export class Sampler implements AsyncIterableIterator<Batch> {
     const raws = await Promise.all(images.map((i) => this.#dataset.loadRaw(i)));
     const slot = new Map(images.map((image, k) => [image, k]));
     const p = this.patchSize;
+    const photo = this.crops === 'photo';
+    const inputs = raws.map((r) => (photo ? r.hr : r.lr));
     const specs = new Int32Array(4 * picks.length);
     picks.forEach((pick, b) => {
       const k = slot.get(pick.image) as number;
-      const [, , height, width] = raws[k].lr.shape;
+      const [, , height, width] = inputs[k].shape;
       specs.set([k, Math.floor(pick.y * (height - p + 1)), Math.floor(pick.x * (width - p + 1)), pick.transform], 4 * b);
     });
     const out = await awaitNative(() =>
-      native().assembleBatch(raws.map((r) => r.lr), raws.map((r) => r.hr), specs, p, this.scale),
+      photo ? native().assembleBatch(inputs, inputs, specs, p, 1) : native().assembleBatch(inputs, raws.map((r) => r.hr), specs, p, this.scale),
     );
     return { lr: new Tensor(out.lr), hr: new Tensor(out.hr) };
   }
