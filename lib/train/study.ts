@@ -10,6 +10,7 @@ import { Dataset } from '../data/datasets';
 import { KDSError } from '../errors';
 import { evaluate, Scores } from '../evaluate';
 import { KDS, LossOptions } from '../kds';
+import { resolveLoss } from '../loss-spec';
 import { Model } from '../models';
 import { manualSeed } from '../runtime';
 import {
@@ -170,9 +171,8 @@ function checkRecipe(value: unknown, name: string): Recipe {
 }
 
 function usesTeacher(r: Recipe): boolean {
-  const w = r.loss.weights ?? {};
-  const sa = r.loss.SA === undefined ? true : r.loss.SA !== false;
-  return r.teacherData !== undefined || (w.TS ?? 0.5) > 0 || (sa && (w.SA ?? 1) > 0);
+  const loss = resolveLoss(r.loss);
+  return r.teacherData !== undefined || loss.TS > 0 || loss.features.some((f) => f.weight > 0);
 }
 
 function checkStudyOptions(options: StudyOptions): Recipe[] {
