@@ -1,9 +1,9 @@
 // Options of data-parallel training (kds.setDistributed): explicit values, or the variables torchrun and
 // `kds distill --nproc` set (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, LOCAL_RANK). Validation lives
 // here; the native side only connects.
+import type { NativeDistributedOptions } from './addon-types';
 import { KDSError } from './errors';
-import type { NativeDistributedOptions } from './native';
-import { describe } from './tensor';
+import { checkOptions, intInRange, invalidParameterError, oneOf } from './validate';
 
 export interface DistributedOptions {
   /** This process's rank, 0..worldSize-1. Default: $RANK. */
@@ -37,15 +37,14 @@ const KEYS = ['rank', 'worldSize', 'localRank', 'masterAddr', 'masterPort', 'bac
 function fromEnv(name: string, env: NodeJS.ProcessEnv): number | undefined {
   const raw = env[name];
   if (raw === undefined || raw === '') return undefined;
-  if (!/^\d+$/.test(raw.trim())) throw new KDSError('E_ARG', `environment variable ${name} must be a non-negative integer, got '${raw}'`);
+  if (!/^\d+$/.test(raw.trim())) throw invalidParameterError(`environment variable ${name}`, 'a non-negative integer', raw);
   return Number(raw);
 }
 
+// Required: an explicit option or its environment variable.
 function integer(value: unknown, name: string, min: number, max: number, source: string): number {
   if (value === undefined) throw new KDSError('E_ARG', `${name} is required: pass { ${name} } or set ${source}`);
-  if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
-    throw new KDSError('E_ARG', `${name} must be an integer in [${min}, ${max}], got ${describe(value)}`);
-  return value as number;
+  return intInRange(value, name, min, max);
 }
 
 /** Explicit options over the environment, checked; every bad value is an E_ARG KDSError. */
@@ -53,18 +52,14 @@ export function distributedOptions(
   options: DistributedOptions = {},
   env: NodeJS.ProcessEnv = process.env,
 ): NativeDistributedOptions & { localRank: number } {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new KDSError('E_ARG', `distributed options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!KEYS.includes(key)) throw new KDSError('E_ARG', `unknown distributed option '${key}': expected ${KEYS.join(', ')}`);
+  checkOptions(options, 'distributed options', KEYS);
   const worldSize = integer(options.worldSize ?? fromEnv('WORLD_SIZE', env), 'worldSize', 1, 1 << 20, 'WORLD_SIZE');
   const rank = integer(options.rank ?? fromEnv('RANK', env), 'rank', 0, worldSize - 1, 'RANK');
   const masterAddr = options.masterAddr ?? (env.MASTER_ADDR || '127.0.0.1');
   if (typeof masterAddr !== 'string' || masterAddr.trim() === '' || /\s/.test(masterAddr))
-    throw new KDSError('E_ARG', `masterAddr must be a host name or IP address, got ${describe(masterAddr)}`);
+    throw invalidParameterError('masterAddr', 'a host name or IP address', masterAddr);
   const masterPort = integer(options.masterPort ?? fromEnv('MASTER_PORT', env) ?? 29500, 'masterPort', 1, 65535, 'MASTER_PORT');
-  const backend = options.backend ?? 'gloo';
-  if (backend !== 'gloo' && backend !== 'nccl') throw new KDSError('E_ARG', `backend must be 'gloo' or 'nccl', got ${describe(backend)}`);
+  const backend = oneOf(options.backend ?? 'gloo', 'backend', ['gloo', 'nccl']);
   const timeoutMs = integer(options.timeoutMs ?? fromEnv('KDS_DIST_TIMEOUT_MS', env) ?? 60000, 'timeoutMs', 1, 2 ** 31 - 1, 'KDS_DIST_TIMEOUT_MS');
   const localRank = integer(options.localRank ?? fromEnv('LOCAL_RANK', env) ?? rank, 'localRank', 0, worldSize - 1, 'LOCAL_RANK');
   return { rank, worldSize, localRank, masterAddr, masterPort, backend, timeoutMs };

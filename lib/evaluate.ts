@@ -4,8 +4,8 @@ import { Dataset } from './data/datasets';
 import { checkScale } from './data/scale';
 import { Model } from './models';
 import { native, NativeTensor } from './native';
-import { describe } from './tensor';
 import { tilingOptions, UpscaleOptions } from './upscale';
+import { boolean, checkOptions, invalidParameterError } from './validate';
 
 export interface EvaluateOptions extends UpscaleOptions {
   /** Must equal the dataset's scale (the default); it is also the border shaved before measuring. */
@@ -44,15 +44,14 @@ function mean(rows: Scores[]): Scores {
  * PSNR/SSIM against HR on Y with a border of `scale` pixels shaved (see psnr/ssim).
  */
 export async function evaluate(model: Model, dataset: Dataset, options: EvaluateOptions = {}): Promise<Evaluation> {
-  if (!(model instanceof Model)) throw new KDSError('E_ARG', `model must be a kds Model, got ${describe(model)}`);
-  if (!(dataset instanceof Dataset)) throw new KDSError('E_ARG', `dataset must be a kds Dataset, got ${describe(dataset)}`);
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `evaluate options must be an object, got ${describe(options)}`);
+  if (!(model instanceof Model)) throw invalidParameterError('model', 'a kds Model', model);
+  if (!(dataset instanceof Dataset)) throw invalidParameterError('dataset', 'a kds Dataset', dataset);
+  checkOptions(options, 'evaluate options', ['scale', 'bicubic', 'tile', 'overlap']);
   const { scale: scaleOption, bicubic: bicubicOption, ...tiling } = options;
   const scale = checkScale(scaleOption ?? dataset.scale);
   if (scale !== dataset.scale) throw new KDSError('E_ARG', `scale ${scale} differs from the dataset's scale ${dataset.scale}`);
   if (model.scale !== null && model.scale !== scale) throw new KDSError('E_ARG', `the model upscales x${model.scale} but the dataset is x${scale}`);
-  const bicubic = bicubicOption ?? true;
-  if (typeof bicubic !== 'boolean') throw new KDSError('E_ARG', `bicubic must be a boolean, got ${describe(bicubic)}`);
+  const bicubic = boolean(bicubicOption ?? true, 'bicubic');
   const { tile, overlap } = tilingOptions(tiling);
   const images: ImageScores[] = [];
   for (let i = 0; i < dataset.length; i++) {

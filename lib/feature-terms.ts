@@ -94,17 +94,17 @@ export function featureOptionDefault(option: OptionName): number | string {
  * Parses the authors' command-line syntax `W1*T1+W2*T2` (e.g. `10*SA+1*AT`; a bare `SA` has weight 1)
  * into [{ type, weight }]. E_ARG on an unknown type, a bad or negative weight.
  */
-export function parseFeatureSpec(spec: string): { type: FeatureType; weight: number }[] {
+export function parseFeatureSpec(spec: string, name = 'features'): { type: FeatureType; weight: number }[] {
   if (typeof spec !== 'string' || spec.trim() === '')
-    throw new KDSError('E_ARG', `features must be a string such as '10*SA+1*AT', got ${JSON.stringify(spec)}`);
+    throw new KDSError('E_ARG', `${name} must be a string such as '10*SA+1*AT', got ${JSON.stringify(spec)}`);
   return spec.split('+').map((part) => {
     const pieces = part.trim().split('*').map((p) => p.trim());
     if (pieces.length > 2 || pieces.some((p) => p === ''))
-      throw new KDSError('E_ARG', `features: '${part.trim()}' must be WEIGHT*TYPE (e.g. 10*SA) or TYPE`);
+      throw new KDSError('E_ARG', `${name}: '${part.trim()}' must be WEIGHT*TYPE (e.g. 10*SA) or TYPE`);
     const [weightText, type] = pieces.length === 2 ? pieces : ['1', pieces[0]];
     const weight = Number(weightText);
     if (!/^[0-9.eE+-]+$/.test(weightText) || !Number.isFinite(weight) || weight < 0)
-      throw new KDSError('E_ARG', `features: the weight of '${part.trim()}' must be a number >= 0, got '${weightText}'`);
-    return { type: featureTerm(type, 'features type').type, weight };
+      throw new KDSError('E_ARG', `${name}: the weight of '${part.trim()}' must be a number >= 0, got '${weightText}'`);
+    return { type: featureTerm(type, `${name} type`).type, weight };
   });
 }

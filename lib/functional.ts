@@ -1,9 +1,11 @@
 // Single losses called directly, outside a KDS session: for tests, benchmarks and custom training loops.
+import type { NativeSAOptions } from './addon-types';
 import { awaitNative, KDSError } from './errors';
 import { native, NativeTensor, NativeFeatureArg } from './native';
-import { describe, Tensor, TensorLike } from './tensor';
 import { FeatureTermOptions, FeatureType, featureTerm, termOptions } from './feature-terms';
-import { nonEmptyArray } from './validate';
+import { SAOptions, saOptions } from './session-options';
+import { Tensor, TensorLike } from './tensor';
+import { invalidParameterError, nonEmptyArray, oneOf } from './validate';
 
 /** Host values of a feature map in double precision (accepted where the functional API takes features). */
 export interface Float64TensorData {
@@ -14,18 +16,8 @@ export interface Float64TensorData {
 /** A feature map: a {@link Tensor}, `{ data: Float32Array, shape }` or `{ data: Float64Array, shape }`. */
 export type FeatureLike = TensorLike | Float64TensorData;
 
-/** Options of {@link spatialAffinityLoss}; the same meaning as the SA options of `KDS.setLoss`. */
-export interface SpatialAffinityLossOptions {
-  /** 'fused' (default): tiled, never builds the N x N affinity matrices. 'plain': the reference formula. */
-  impl?: 'fused' | 'plain';
-  /** Added to each pixel's feature norm before dividing. Default 1e-8. */
-  eps?: number;
-  /** Fused only: pixels per tile side; 0 (default) chooses from the shapes and the device. */
-  tile?: number;
-  /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
-  pool?: 'none' | 'max' | 'avg';
-  /** Pooling window and stride, at most the feature map's height and width. Default 2. */
-  poolSize?: number;
+/** Options of {@link spatialAffinityLoss}: the SA options of `KDS.setLoss` (checked by the same code), and `dtype`. */
+export interface SpatialAffinityLossOptions extends SAOptions {
   /** Precision of the computation. Default 'float64' when an input is a Float64Array, else 'float32'. */
   dtype?: 'float32' | 'float64';
 }
@@ -35,8 +27,6 @@ export interface LossWithGrad {
   loss: number;
   grad: Tensor;
 }
-
-const OPTION_KEYS = ['impl', 'eps', 'tile', 'pool', 'poolSize', 'dtype'];
 
 /**
  * FAKD's spatial-affinity loss between a student and a teacher feature map, B x C x H x W each (channel
@@ -57,7 +47,7 @@ export async function spatialAffinityLoss(
       `student [${s.shape.join(', ')}] and teacher [${t.shape.join(', ')}] must have the same batch size and H x W ` +
         '(channels may differ)',
     );
-  const checked = checkOptions(options, s.shape, s.float64 || t.float64);
+  const checked = affinityOptions(options, s.shape, s.float64 || t.float64);
   const result = await awaitNative(() => native().spatialAffinityLoss(s.arg, t.arg, checked));
   return { loss: result.loss, grad: new Tensor(result.grad) };
 }
@@ -97,9 +87,7 @@ export async function featureLoss(
     throw new KDSError('E_SHAPE', `featureLoss: ${s.length} student feature maps but ${t.length} teacher feature maps`);
   const resolved = termOptions(row.type, options, 'options', ['dtype']);
   const anyFloat64 = [...s, ...t].some((f) => f.float64);
-  const dtype = (options as FeatureLossOptions).dtype ?? (anyFloat64 ? 'float64' : 'float32');
-  if (dtype !== 'float32' && dtype !== 'float64')
-    throw new KDSError('E_ARG', `options.dtype must be 'float32' or 'float64', got ${describe(dtype)}`);
+  const dtype = oneOf((options as FeatureLossOptions).dtype ?? (anyFloat64 ? 'float64' : 'float32'), 'options.dtype', ['float32', 'float64']);
   const result = await awaitNative(() =>
     native().featureLoss(row.type, s.map((f) => f.arg), t.map((f) => f.arg), { ...resolved, dtype }));
   const grads = result.grads.map((g) => ('data' in g && g.data instanceof Float64Array ? { data: g.data, shape: g.shape } : new Tensor(g as NativeTensor)));
@@ -121,12 +109,12 @@ function featureArg(value: unknown, name: string): CheckedFeature {
     arg = value.native;
   } else {
     if (typeof value !== 'object' || value === null)
-      throw new KDSError('E_ARG', `${name} must be a Tensor or { data: Float32Array | Float64Array, shape: number[] }, got ${describe(value)}`);
+      throw invalidParameterError(name, 'a Tensor or { data: Float32Array | Float64Array, shape: number[] }', value);
     const { data, shape: s } = value as { data?: unknown; shape?: unknown };
     if (!(data instanceof Float32Array) && !(data instanceof Float64Array))
-      throw new KDSError('E_ARG', `${name}.data must be a Float32Array or a Float64Array, got ${describe(data)}`);
+      throw invalidParameterError(`${name}.data`, 'a Float32Array or a Float64Array', data);
     if (!Array.isArray(s) || !s.every((d) => Number.isInteger(d) && d >= 0))
-      throw new KDSError('E_ARG', `${name}.shape must be an array of non-negative integers, got ${describe(s)}`);
+      throw invalidParameterError(`${name}.shape`, 'an array of non-negative integers', s);
     const numel = s.reduce((a: number, b: number) => a * b, 1);
     if (numel !== data.length)
       throw new KDSError('E_SHAPE', `${name}.shape [${s.join(', ')}] needs ${numel} values, but ${name}.data has ${data.length}`);
@@ -140,30 +128,11 @@ function featureArg(value: unknown, name: string): CheckedFeature {
   return { arg, shape, float64 };
 }
 
-function checkOptions(options: unknown, studentShape: readonly number[], anyFloat64: boolean): Required<SpatialAffinityLossOptions> {
-  if (typeof options !== 'object' || options === null || Array.isArray(options))
-    throw new KDSError('E_ARG', `options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!OPTION_KEYS.includes(key)) throw new KDSError('E_ARG', `unknown option '${key}': expected one of ${OPTION_KEYS.join(', ')}`);
-  const o = options as SpatialAffinityLossOptions;
-  const impl = o.impl ?? 'fused';
-  if (impl !== 'fused' && impl !== 'plain') throw new KDSError('E_ARG', `impl must be 'fused' or 'plain', got ${describe(impl)}`);
-  const eps = o.eps ?? 1e-8;
-  if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0)
-    throw new KDSError('E_ARG', `eps must be a finite number >= 0, got ${describe(eps)}`);
-  const tile = o.tile ?? 0;
-  if (!Number.isInteger(tile) || tile < 0) throw new KDSError('E_ARG', `tile must be an integer >= 0 (0: automatic), got ${describe(tile)}`);
-  const pool = o.pool ?? 'none';
-  if (pool !== 'none' && pool !== 'max' && pool !== 'avg')
-    throw new KDSError('E_ARG', `pool must be 'none', 'max' or 'avg', got ${describe(pool)}`);
-  const poolSize = o.poolSize ?? 2;
+function affinityOptions(options: unknown, studentShape: readonly number[], anyFloat64: boolean): NativeSAOptions {
+  const sa = saOptions(options, 'options', '', ['dtype']);
   const [, , height, width] = studentShape;
-  if (!Number.isInteger(poolSize) || poolSize < 1)
-    throw new KDSError('E_ARG', `poolSize must be a positive integer, got ${describe(poolSize)}`);
-  if (pool !== 'none' && (poolSize > height || poolSize > width))
-    throw new KDSError('E_ARG', `poolSize ${poolSize} is larger than the feature map (${height} x ${width})`);
-  const dtype = o.dtype ?? (anyFloat64 ? 'float64' : 'float32');
-  if (dtype !== 'float32' && dtype !== 'float64')
-    throw new KDSError('E_ARG', `dtype must be 'float32' or 'float64', got ${describe(dtype)}`);
-  return { impl, eps, tile, pool, poolSize, dtype };
+  if (sa.pool !== 'none' && (sa.poolSize > height || sa.poolSize > width))
+    throw new KDSError('E_ARG', `poolSize ${sa.poolSize} is larger than the feature map (${height} x ${width})`);
+  const dtype = (options as SpatialAffinityLossOptions).dtype ?? (anyFloat64 ? 'float64' : 'float32');
+  return { ...sa, dtype: oneOf(dtype, 'dtype', ['float32', 'float64']) };
 }

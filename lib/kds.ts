@@ -1,85 +1,18 @@
+import type { StepLosses } from './addon-types';
 import { distributedOptions, DistributedOptions } from './distributed';
 import { awaitNative, callNative, KDSError } from './errors';
 import { Model } from './models';
-import { native, NativePrecisionOptions, NativeSession } from './native';
-import { describe, imageArg, TensorLike } from './tensor';
-import { LossOptions, resolveLoss } from './loss-spec';
+import { native, NativeSession } from './native';
+import {
+  LossOptions, lossOptions, MemoryFormat, memoryFormat, OptimizerOptions, optimizerOptions, Precision, PrecisionOptions,
+  precisionOptions, SESSION_DEFAULTS,
+} from './session-options';
+import { imageArg, TensorLike } from './tensor';
 import { fit, FitOptions, FitResult } from './train/fit';
+import { describe, invalidParameterError, nonEmptyString } from './validate';
 
-export type { SAOptions, LossOptions, FeatureTermSpec } from './loss-spec';
-/** Adam, as in FAKD: lr 1e-4, betas (0.9, 0.999), eps 1e-8, no weight decay. */
-export interface OptimizerOptions {
-  type?: 'adam';
-  lr?: number;
-  betas?: [number, number];
-  eps?: number;
-  weightDecay?: number;
-}
-
-/** Arithmetic of the forward passes: 'fp32' (default), or autocast to bfloat16 or float16. */
-export type Precision = 'fp32' | 'bf16' | 'fp16';
-
-/**
- * fp16's dynamic loss scaling, as torch.amp.GradScaler (same defaults): the loss is multiplied by the
- * scale before backward and the gradients divided by it; a step whose gradients overflow is skipped and
- * the scale multiplied by backoffFactor; after growthInterval good steps it is multiplied by growthFactor.
- */
-export interface PrecisionOptions {
-  /** Default 65536 (2^16). */
-  initScale?: number;
-  /** > 1. Default 2. */
-  growthFactor?: number;
-  /** In (0, 1). Default 0.5. */
-  backoffFactor?: number;
-  /** A positive integer. Default 2000. */
-  growthInterval?: number;
-}
-
-/** Layout of teacher, student and batches: 'contiguous' (NCHW, default) or 'channels_last' (NHWC strides). */
-export type MemoryFormat = 'contiguous' | 'channels_last';
-
-/**
- * Wall-clock milliseconds of the phases of one step inside the native core (for benchmarks and
- * profiling). On CUDA a phase ends when its work is queued; reading the losses back synchronises.
- */
-export interface StepTimings {
-  /** Input checks and copies to the device. */
-  prepare: number;
-  /** Teacher forward, without autograd (0 when no teacher is needed). */
-  teacherForward: number;
-  /** Zeroing the gradients and the student forward. */
-  studentForward: number;
-  /** DS, TS and SA losses, and reading their values back. */
-  loss: number;
-  /** Backward, and in a distributed run the gradients' all-reduce (which waits for the slowest rank). */
-  backward: number;
-  /** The gradients' finiteness check and the Adam update. */
-  optimizer: number;
-  /** The whole native step; the rest of `await train()` is spent in JS, N-API and the thread hand-off. */
-  total: number;
-}
-
-/** The losses of one step; the parts are unweighted. */
-export interface StepLosses {
-  total: number;
-  DS: number;
-  TS: number;
-  /** The SA term's value (PSA's when that is the one on, as `{ SA: { pool } }` makes it); 0 when off. */
-  SA: number;
-  /** Every feature term's unweighted value, by type (e.g. { SA: 0.41, AT: 0.002 }). */
-  parts: Record<string, number>;
-  /**
-   * fp16 only: the gradients overflowed at the current loss scale, so the step was skipped (weights and
-   * Adam unchanged, stepCount not advanced) and the scale lowered. Dynamic loss scaling expects this now
-   * and then, mostly in the first steps; it is not an error. Always false for fp32 and bf16.
-   */
-  skipped: boolean;
-  /** fp16: the loss scale this step used. 1 for fp32 and bf16. */
-  lossScale: number;
-  /** Where the step's time went. */
-  timings: StepTimings;
-}
-
+export type { StepLosses, StepTimings } from './addon-types';
+export type { FeatureTermSpec, LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions } from './session-options';
 
 /**
  * Knowledge distillation for super-resolution, with the seed library's method names:
@@ -91,7 +24,8 @@ export interface StepLosses {
 export class KDS {
   readonly #session: NativeSession;
   #queue: Promise<unknown> = Promise.resolve();
-  #pending = 0;
+  // Names of the calls queued on the session, the one running first (see #enqueue).
+  readonly #inFlight: string[] = [];
   #disposed = false;
   #teacher: Model | undefined;
   #student: Model | undefined;
@@ -101,7 +35,12 @@ export class KDS {
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
-    callNative(() => this.#session.setLoss(resolveLoss({})));
+    // The addon has no defaults of its own: a new session gets lib/'s.
+    callNative(() => {
+      this.#session.setLoss(SESSION_DEFAULTS.loss);
+      this.#session.setOptimizer(SESSION_DEFAULTS.optimizer);
+      this.#session.setPrecision(SESSION_DEFAULTS.precision);
+    });
   }
 
   /** 'cpu' (default), 'cuda' or 'cuda:N'. Moves teacher and student there. Call before the first step. */
@@ -145,7 +84,7 @@ export class KDS {
   /** Chooses the loss; see {@link LossOptions} for the defaults. */
   setLoss(options: LossOptions = {}): this {
     this.#checkIdle('setLoss');
-    callNative(() => this.#session.setLoss(resolveLoss(options)));
+    callNative(() => this.#session.setLoss(lossOptions(options)));
     return this;
   }
 
@@ -160,8 +99,9 @@ export class KDS {
    */
   setPrecision(precision: Precision, options: PrecisionOptions = {}): this {
     this.#checkIdle('setPrecision');
-    callNative(() => this.#session.setPrecision(precisionOptions(precision, options)));
-    this.#precision = precision;
+    const checked = precisionOptions(precision, options);
+    callNative(() => this.#session.setPrecision(checked));
+    this.#precision = checked.precision;
     return this;
   }
 
@@ -177,9 +117,8 @@ export class KDS {
    */
   setMemoryFormat(format: MemoryFormat): this {
     this.#checkIdle('setMemoryFormat');
-    if (format !== 'contiguous' && format !== 'channels_last')
-      throw new KDSError('E_ARG', `memory format must be 'contiguous' or 'channels_last', got ${describe(format)}`);
-    callNative(() => this.#session.setChannelsLast(format === 'channels_last'));
+    const checked = memoryFormat(format);
+    callNative(() => this.#session.setChannelsLast(checked === 'channels_last'));
     this.#memoryFormat = format;
     return this;
   }
@@ -191,22 +130,7 @@ export class KDS {
   /** Adam's hyper-parameters. Changing them keeps Adam's moments. */
   setOptimizer(options: OptimizerOptions = {}): this {
     this.#checkIdle('setOptimizer');
-    if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `optimizer options must be an object, got ${describe(options)}`);
-    for (const key of Object.keys(options))
-      if (!['type', 'lr', 'betas', 'eps', 'weightDecay'].includes(key))
-        throw new KDSError('E_ARG', `unknown optimizer option '${key}': expected type, lr, betas, eps or weightDecay`);
-    if (options.type !== undefined && options.type !== 'adam')
-      throw new KDSError('E_ARG', `optimizer type must be 'adam', got ${describe(options.type)}`);
-    const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))
-      throw new KDSError('E_ARG', `betas must be two numbers in [0, 1), got ${describe(betas)}`);
-    const adam = {
-      lr: nonNegative(options.lr ?? 1e-4, 'lr'),
-      beta1: betas[0],
-      beta2: betas[1],
-      eps: nonNegative(options.eps ?? 1e-8, 'eps'),
-      weightDecay: nonNegative(options.weightDecay ?? 0, 'weightDecay'),
-    };
+    const adam = optimizerOptions(options);
     callNative(() => this.#session.setOptimizer(adam));
     return this;
   }
@@ -232,10 +156,13 @@ export class KDS {
     return fit(this, options);
   }
 
-  /** Saves the student atomically: TorchScript students as TorchScript, EDSR students as a state dict. */
+  /**
+   * Saves the student atomically: a TorchScript student as TorchScript, a kds-built one (EDSR, RCAN, SAN)
+   * as a state dict that PyTorch's torch.load reads.
+   */
   saveStudentModel(path: string): Promise<void> {
     return this.#enqueue('saveStudentModel', () => {
-      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      nonEmptyString(path, 'path');
       return awaitNative(() => this.#session.saveStudent(path));
     });
   }
@@ -248,7 +175,7 @@ export class KDS {
    */
   saveCheckpoint(path: string, extra: unknown = null): Promise<void> {
     return this.#enqueue('saveCheckpoint', () => {
-      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      nonEmptyString(path, 'path');
       let text: string;
       try {
         text = JSON.stringify(extra ?? null);
@@ -265,7 +192,7 @@ export class KDS {
    */
   loadCheckpoint(path: string): Promise<unknown> {
     return this.#enqueue('loadCheckpoint', async () => {
-      if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(path)}`);
+      nonEmptyString(path, 'path');
       const text = await awaitNative(() => this.#session.loadCheckpoint(path));
       if (!text) return null;
       try {
@@ -323,56 +250,25 @@ export class KDS {
 
   #checkIdle(method: string): void {
     if (this.#disposed) throw new KDSError('E_STATE', `${method}(): this KDS was disposed`);
-    if (this.#pending > 0)
-      throw new KDSError('E_STATE', `${method}(): a train() or saveStudentModel() call is still running; await it before changing the session`);
+    if (this.#inFlight.length > 0) {
+      const queued = this.#inFlight.length > 1 ? ` (${this.#inFlight.length - 1} more call(s) queued behind it)` : '';
+      throw new KDSError('E_STATE', `${method}(): ${this.#inFlight[0]}() is still running; await it before changing the session${queued}`);
+    }
   }
 
   // Runs fn after everything queued before it, so steps never overlap and keep call order.
   #enqueue<T>(method: string, fn: () => Promise<T>): Promise<T> {
     if (this.#disposed) return Promise.reject(new KDSError('E_STATE', `${method}(): this KDS was disposed`));
-    this.#pending++;
+    this.#inFlight.push(method);
     const run = this.#queue.then(fn, fn);
-    this.#queue = run.then(
-      () => this.#pending--,
-      () => this.#pending--,
-    );
+    // Calls finish in queue order, so the one finishing is the first name.
+    const done = () => void this.#inFlight.shift();
+    this.#queue = run.then(done, done);
     return run;
   }
 }
 
 function checkModel(model: unknown, role: string): asserts model is Model {
   if (!(model instanceof Model))
-    throw new KDSError('E_ARG', `${role} must be a kds Model (from models.edsr/rcan/san/studentOf() or loadTorchScript()), got ${describe(model)}`);
+    throw invalidParameterError(role, 'a kds Model (from models.edsr/rcan/san/studentOf() or loadTorchScript())', model);
 }
-
-function nonNegative(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    throw new KDSError('E_ARG', `${name} must be a finite number >= 0, got ${describe(value)}`);
-  return value;
-}
-
-function precisionOptions(precision: unknown, options: unknown): NativePrecisionOptions {
-  if (precision !== 'fp32' && precision !== 'bf16' && precision !== 'fp16')
-    throw new KDSError('E_ARG', `precision must be 'fp32', 'bf16' or 'fp16', got ${describe(precision)}`);
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `precision options must be an object, got ${describe(options)}`);
-  const o = options as PrecisionOptions;
-  const keys = Object.keys(o);
-  for (const key of keys)
-    if (!['initScale', 'growthFactor', 'backoffFactor', 'growthInterval'].includes(key))
-      throw new KDSError('E_ARG', `unknown precision option '${key}': expected initScale, growthFactor, backoffFactor or growthInterval`);
-  if (keys.length > 0 && precision !== 'fp16')
-    throw new KDSError('E_ARG', `precision options (${keys.join(', ')}) set fp16's loss scaling; '${precision}' does not scale the loss`);
-  const positive = (value: unknown, name: string, check: (v: number) => boolean, expected: string): number => {
-    if (typeof value !== 'number' || !Number.isFinite(value) || !check(value))
-      throw new KDSError('E_ARG', `${name} must be ${expected}, got ${describe(value)}`);
-    return value;
-  };
-  return {
-    precision,
-    initScale: positive(o.initScale ?? 65536, 'initScale', (v) => v > 0 && v <= 3.4e38, 'a finite number > 0'),
-    growthFactor: positive(o.growthFactor ?? 2, 'growthFactor', (v) => v > 1, 'a number > 1'),
-    backoffFactor: positive(o.backoffFactor ?? 0.5, 'backoffFactor', (v) => v > 0 && v < 1, 'a number in (0, 1)'),
-    growthInterval: positive(o.growthInterval ?? 2000, 'growthInterval', (v) => Number.isInteger(v) && v >= 1 && v <= 2 ** 31 - 1, 'a positive integer'),
-  };
-}
-

@@ -1,9 +1,9 @@
 // PSNR and SSIM as super-resolution papers report them: on luminance (Y of YCbCr, BT.601), SR rounded
 // to 0..255 integers, a border of `scale` pixels ignored. The computation is in the core (float64).
-import { awaitNative, KDSError } from './errors';
+import { awaitNative } from './errors';
 import { ImageInput, resolveImage } from './data/image-io';
 import { native } from './native';
-import { describe } from './tensor';
+import { checkOptions, nonNegativeInt, positiveInt } from './validate';
 
 export interface MetricOptions {
   /** The SR scale; the border shaved on each side defaults to it. */
@@ -18,14 +18,10 @@ export interface Quality {
 }
 
 function shaveOf(options: MetricOptions, what: string): number {
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `${what}: options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (key !== 'scale' && key !== 'shave') throw new KDSError('E_ARG', `${what}: unknown option '${key}': expected scale or shave`);
+  checkOptions(options, `${what}: options`, ['scale', 'shave']);
   const { scale, shave } = options;
-  if (scale !== undefined && (!Number.isInteger(scale) || scale < 1)) throw new KDSError('E_ARG', `${what}: scale must be a positive integer, got ${describe(scale)}`);
-  const s = shave ?? scale ?? 0;
-  if (!Number.isInteger(s) || s < 0) throw new KDSError('E_ARG', `${what}: shave must be an integer >= 0, got ${describe(s)}`);
-  return s;
+  if (scale !== undefined) positiveInt(scale, `${what}: scale`);
+  return nonNegativeInt(shave ?? scale ?? 0, `${what}: shave`);
 }
 
 /** @internal PSNR and/or SSIM of one pair. */

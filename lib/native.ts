@@ -1,9 +1,21 @@
 // The addon's surface, typed. Loaded once with node-gyp-build, which prefers build/Release and falls
 // back to prebuilds/<platform>-<arch>/. Everything here is internal: lib/ wraps it for users.
 import path from 'node:path';
+import type {
+  Info,
+  NativeAdamOptions,
+  NativeDistributedOptions,
+  NativeFeatureTermInfo,
+  NativeLossOptions,
+  NativeModelSummary,
+  NativePixels,
+  NativePrecisionOptions,
+  NativeQuality,
+  NativeQualityOptions,
+  NativeSAOptions,
+  StepLosses,
+} from './addon-types';
 import { KDSError } from './errors';
-import type { NativeDataAddon } from './data/native-data';
-import type { StepTimings } from './kds'; // the addon returns the public shape as is
 
 export interface NativeTensor {
   readonly shape: number[];
@@ -23,35 +35,9 @@ export interface NativeFeatureArg {
   shape: readonly number[];
 }
 
-/** A row of the core's feature-term registry (native/losses/feature_registry.cc). */
-export interface NativeFeatureTermInfo {
-  name: string;
-  options: { name: string; kind: 'number' | 'string' }[];
-  equalChannels: boolean;
-  equalSize: boolean;
-  minPositions: number;
-}
-
-export interface NativeSAOptions {
-  impl: string;
-  eps: number;
-  tile: number;
-  pool: string;
-  poolSize: number;
-  dtype: string;
-}
-
 export interface NativeForward {
   features: NativeTensor[];
   output: NativeTensor;
-}
-
-export interface NativeModelSummary {
-  parameters: number;
-  frozenParameters: number;
-  multiplyAdds: number | null;
-  outputShape: number[];
-  featureShapes: number[][];
 }
 
 export interface NativeModel {
@@ -68,48 +54,6 @@ export interface NativeModel {
   dispose(): void;
 }
 
-export interface NativeLossOptions {
-  DS: number;
-  TS: number;
-  features: { type: string; weight: number; positions: number[]; options: Record<string, number | string> }[];
-}
-
-export interface NativeAdamOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-}
-
-export interface NativePrecisionOptions {
-  precision: string;
-  initScale: number;
-  growthFactor: number;
-  backoffFactor: number;
-  growthInterval: number;
-}
-
-export interface NativeStepLosses {
-  total: number;
-  DS: number;
-  TS: number;
-  SA: number;
-  parts: Record<string, number>;
-  skipped: boolean;
-  lossScale: number;
-  timings: StepTimings;
-}
-
-export interface NativeDistributedOptions {
-  rank: number;
-  worldSize: number;
-  masterAddr: string;
-  masterPort: number;
-  backend: 'gloo' | 'nccl';
-  timeoutMs: number;
-}
-
 export interface NativeSession {
   readonly device: string | null;
   readonly busy: boolean;
@@ -120,7 +64,7 @@ export interface NativeSession {
   setOptimizer(options: NativeAdamOptions): void;
   setPrecision(options: NativePrecisionOptions): void;
   setChannelsLast(on: boolean): void;
-  train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<NativeStepLosses>;
+  train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<StepLosses>;
   saveStudent(path: string): Promise<void>;
   saveCheckpoint(path: string, extra: string): Promise<void>;
   loadCheckpoint(path: string): Promise<string>;
@@ -131,17 +75,24 @@ export interface NativeSession {
   dispose(): void;
 }
 
-export interface NativeBuildInfo {
-  torchVersion: string;
-  libtorchDir: string;
-  cudaAvailable: boolean;
-  cudaDeviceCount: number;
-  cudaDevices: string[];
-  cudnnBenchmark: boolean;
-  numThreads: number;
-  parallelInfo: string;
-  distributed: boolean;
-  nccl: boolean;
+/** The image, batch, upscale and metric functions (native/glue/data_wrap.cc); lib/data, metrics and upscale wrap them. */
+export interface NativeDataAddon {
+  /** Interleaved bytes -> 8-bit image [1, 3, H, W] (uint8), optionally cropped to its top-left part. */
+  imageFromPixels(
+    pixels: Uint8Array, height: number, width: number, channels: number, name: string, cropHeight: number, cropWidth: number,
+  ): Promise<NativeTensor>;
+  imageToPixels(image: NativeTensor | NativeTensorArg): Promise<NativePixels>;
+  imageToFloat(image: NativeTensor): Promise<NativeTensor>;
+  /** MATLAB imresize bicubic; 8-bit in, 8-bit out; float in, float out (rounded to 0..255 integers when `round`). */
+  resizeBicubic(
+    image: NativeTensor | NativeTensorArg, outHeight: number, outWidth: number, scaleH: number, scaleW: number, round: boolean,
+  ): Promise<NativeTensor>;
+  /** patches: (image, top, left, transform) per patch. */
+  assembleBatch(
+    lr: NativeTensor[], hr: NativeTensor[], patches: Int32Array, patchSize: number, scale: number,
+  ): Promise<{ lr: NativeTensor; hr: NativeTensor }>;
+  upscaleTiled(model: NativeModel, input: NativeTensor | NativeTensorArg, tile: number, overlap: number): Promise<NativeTensor>;
+  imageQuality(sr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg, options: NativeQualityOptions): Promise<NativeQuality>;
 }
 
 export interface NativeAddon extends NativeDataAddon {
@@ -158,7 +109,7 @@ export interface NativeAddon extends NativeDataAddon {
   setNumThreads(n: number): void;
   getNumThreads(): number;
   manualSeed(seed: number): void;
-  buildInfo(): NativeBuildInfo;
+  buildInfo(): Info;
   setCudnnBenchmark(on: boolean): void;
   spatialAffinityLoss(
     student: NativeTensor | NativeFeatureArg,
@@ -177,7 +128,6 @@ export interface NativeAddon extends NativeDataAddon {
 function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
     return nodeGypBuild(root);
   } catch (err) {

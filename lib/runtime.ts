@@ -1,30 +1,16 @@
-import { callNative, KDSError } from './errors';
+import type { Info } from './addon-types';
+import { callNative } from './errors';
 import { native } from './native';
+import { boolean, nonNegativeSafeInt, positiveInt } from './validate';
 
-/** What kds was built against and what this process can use. */
-export interface Info {
-  torchVersion: string;
-  libtorchDir: string;
-  cudaAvailable: boolean;
-  cudaDeviceCount: number;
-  /** One entry per visible GPU: name, memory and compute capability. Empty in a CPU build. */
-  cudaDevices: string[];
-  /** Whether cuDNN autotuning is on (see {@link setCudnnBenchmark}). */
-  cudnnBenchmark: boolean;
-  numThreads: number;
-  parallelInfo: string;
-  /** Whether this build has data-parallel training (c10d with Gloo): see kds.setDistributed. */
-  distributed: boolean;
-  /** Whether this CUDA build has the NCCL backend (setDistributed({ backend: 'nccl' })). */
-  nccl: boolean;
-}
+export type { Info } from './addon-types';
 
 /**
  * Intra-op threads for LibTorch (default: LibTorch's choice, the number of physical cores; the
  * KDS_NUM_THREADS environment variable sets it at load). On a busy machine fewer threads can be faster.
  */
 export function setNumThreads(n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new KDSError('E_ARG', `numThreads must be a positive integer, got ${String(n)}`);
+  positiveInt(n, 'numThreads');
   callNative(() => native().setNumThreads(n));
 }
 
@@ -34,7 +20,7 @@ export function getNumThreads(): number {
 
 /** Seeds LibTorch's random generators (model initialisation). */
 export function manualSeed(seed: number): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new KDSError('E_ARG', `seed must be a non-negative integer, got ${String(seed)}`);
+  nonNegativeSafeInt(seed, 'seed');
   callNative(() => native().manualSeed(seed));
 }
 
@@ -47,7 +33,7 @@ let cudnnBenchmarkChosen = false;
  * was set explicitly. No effect on the CPU.
  */
 export function setCudnnBenchmark(on: boolean): void {
-  if (typeof on !== 'boolean') throw new KDSError('E_ARG', `cudnnBenchmark must be a boolean, got ${String(on)}`);
+  boolean(on, 'cudnnBenchmark');
   callNative(() => native().setCudnnBenchmark(on));
   cudnnBenchmarkChosen = true;
 }

@@ -1,8 +1,6 @@
 import { callNative, KDSError } from './errors';
-import { describe } from './validate';
-
-export { describe }; // moved to validate.ts; kept here until every importer reads it from there
 import { native, NativeTensor, NativeTensorArg } from './native';
+import { invalidParameterError } from './validate';
 
 /** Plain image data: values row-major in `shape` order (for images [n, 3, h, w], 0..255). */
 export interface TensorData {
@@ -54,12 +52,12 @@ export class Tensor {
 /** Validates { data, shape }: a Float32Array and non-negative integer sizes whose product is data.length. */
 export function checkTensorData(value: unknown, name: string): TensorData {
   if (typeof value !== 'object' || value === null)
-    throw new KDSError('E_ARG', `${name} must be a Tensor or { data: Float32Array, shape: number[] }, got ${describe(value)}`);
+    throw invalidParameterError(name, 'a Tensor or { data: Float32Array, shape: number[] }', value);
   const { data, shape } = value as Partial<TensorData>;
   if (!(data instanceof Float32Array))
-    throw new KDSError('E_ARG', `${name}.data must be a Float32Array, got ${describe(data)}`);
+    throw invalidParameterError(`${name}.data`, 'a Float32Array', data);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && d >= 0))
-    throw new KDSError('E_ARG', `${name}.shape must be an array of non-negative integers, got ${describe(shape)}`);
+    throw invalidParameterError(`${name}.shape`, 'an array of non-negative integers', shape);
   const numel = shape.reduce((a: number, b: number) => a * b, 1);
   if (numel !== data.length)
     throw new KDSError('E_SHAPE', `${name}.shape [${shape.join(', ')}] needs ${numel} values, but ${name}.data has ${data.length}`);

@@ -1,9 +1,10 @@
 // Whole images through a model, tiled so that large images fit in memory.
-import { awaitNative, KDSError } from './errors';
+import { awaitNative } from './errors';
 import { ImageInput, resolveImage, writeImage } from './data/image-io';
 import { Model } from './models';
 import { native } from './native';
-import { describe, Tensor } from './tensor';
+import { Tensor } from './tensor';
+import { checkOptions, invalidParameterError, nonNegativeInt } from './validate';
 
 export interface UpscaleOptions {
   /** Tile side in input pixels; 0 runs the whole image at once. Default 256. */
@@ -17,14 +18,8 @@ export interface UpscaleOptions {
 
 /** @internal */
 export function tilingOptions(options: UpscaleOptions): { tile: number; overlap: number } {
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `upscale options must be an object, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (key !== 'tile' && key !== 'overlap') throw new KDSError('E_ARG', `unknown upscale option '${key}': expected tile or overlap`);
-  const tile = options.tile ?? 256;
-  const overlap = options.overlap ?? 32;
-  if (!Number.isInteger(tile) || tile < 0) throw new KDSError('E_ARG', `tile must be an integer >= 0 (0: no tiling), got ${describe(tile)}`);
-  if (!Number.isInteger(overlap) || overlap < 0) throw new KDSError('E_ARG', `overlap must be an integer >= 0, got ${describe(overlap)}`);
-  return { tile, overlap };
+  checkOptions(options, 'upscale options', ['tile', 'overlap']);
+  return { tile: nonNegativeInt(options.tile ?? 256, 'tile'), overlap: nonNegativeInt(options.overlap ?? 32, 'overlap') };
 }
 
 /**
@@ -33,13 +28,13 @@ export function tilingOptions(options: UpscaleOptions): { tile: number; overlap:
  * `upscale(model, input, options)` is accepted too.
  */
 export async function upscale(model: Model, input: ImageInput, output?: string | UpscaleOptions, options: UpscaleOptions = {}): Promise<Tensor> {
-  if (!(model instanceof Model)) throw new KDSError('E_ARG', `model must be a kds Model, got ${describe(model)}`);
+  if (!(model instanceof Model)) throw invalidParameterError('model', 'a kds Model', model);
   if (typeof output === 'object' && output !== null) {
     options = output;
     output = undefined;
   }
   if (output !== undefined && (typeof output !== 'string' || !output.toLowerCase().endsWith('.png')))
-    throw new KDSError('E_ARG', `output must be a path ending in .png, got ${describe(output)}`);
+    throw invalidParameterError('output', 'a path ending in .png', output);
   const { tile, overlap } = tilingOptions(options);
   const image = await resolveImage(input, 'input');
   const sr = new Tensor(await awaitNative(() => native().upscaleTiled(model.native, image, tile, overlap)));

@@ -48,6 +48,12 @@ export function nonNegativeInt(value: unknown, name: string): number {
   return value as number;
 }
 
+/** An integer >= 0 that a double holds exactly (a seed, a count that may exceed 2^32). */
+export function nonNegativeSafeInt(value: unknown, name: string): number {
+  if (!Number.isSafeInteger(value) || (value as number) < 0) throw invalidParameterError(name, 'a non-negative integer', value);
+  return value as number;
+}
+
 /** An integer in [min, max]. */
 export function intInRange(value: unknown, name: string, min: number, max: number): number {
   if (!Number.isInteger(value) || (value as number) < min || (value as number) > max)
@@ -67,9 +73,15 @@ export function positiveNumber(value: unknown, name: string): number {
   return value;
 }
 
+/** A finite number > `bound`. */
+export function numberAbove(value: unknown, name: string, bound: number): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value > bound)) throw invalidParameterError(name, `a number > ${bound}`, value);
+  return value;
+}
+
 /** A finite number >= 0. */
 export function nonNegativeNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || !(value >= 0)) throw invalidParameterError(name, 'a number >= 0', value);
+  if (typeof value !== 'number' || !Number.isFinite(value) || !(value >= 0)) throw invalidParameterError(name, 'a finite number >= 0', value);
   return value;
 }
 
@@ -84,7 +96,7 @@ export function numberInRange(
 }
 
 export function boolean(value: unknown, name: string): boolean {
-  if (typeof value !== 'boolean') throw invalidParameterError(name, 'true or false', value);
+  if (typeof value !== 'boolean') throw invalidParameterError(name, 'a boolean', value);
   return value;
 }
 
@@ -93,10 +105,13 @@ export function nonEmptyString(value: unknown, name: string): string {
   return value;
 }
 
-/** One of a fixed set of strings. */
+/** One of a fixed set of strings ("'a', 'b' or 'c'" in the message). */
 export function oneOf<T extends string>(value: unknown, name: string, allowed: readonly T[]): T {
-  if (typeof value !== 'string' || !allowed.includes(value as T))
-    throw invalidParameterError(name, `one of ${allowed.map((a) => `'${a}'`).join(', ')}`, value);
+  if (typeof value !== 'string' || !allowed.includes(value as T)) {
+    const quoted = allowed.map((a) => `'${a}'`);
+    const expected = quoted.length > 1 ? `${quoted.slice(0, -1).join(', ')} or ${quoted[quoted.length - 1]}` : quoted.join('');
+    throw invalidParameterError(name, expected, value);
+  }
   return value as T;
 }
 

@@ -51,7 +51,8 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("cudnnBenchmark", b.cudnnBenchmark);
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);
-  out.Set("distributed", b.distributed);
+  out.Set("gloo", b.gloo);
+  out.Set("distributed", b.gloo);  // the older name of gloo, kept for compatibility
   out.Set("nccl", b.nccl);
   return out;
 }

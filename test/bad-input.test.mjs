@@ -223,16 +223,16 @@ describe('bad input: a clear KDSError, and nothing changes', () => {
         [{ SA: { pool: 'median' } }, /SA\.pool must be 'none', 'max' or 'avg'/],
         [{ SA: { poolSize: 0 } }, /SA\.poolSize must be a positive integer/],
         [{ SA: { eps: -1 } }, /SA\.eps must be a finite number >= 0, got number -1/],
-        [{ SA: { epsilon: 1 } }, /unknown SA option 'epsilon'/],
+        [{ SA: { epsilon: 1 } }, /SA: unknown option 'epsilon'/],
         [{ weights: { DS: -1 } }, /weights\.DS must be a finite number >= 0, got number -1/],
         [{ weights: { TS: NaN } }, /weights\.TS must be a finite number >= 0/],
         [{ weights: { SA: '1' } }, /weights\.SA must be a finite number >= 0/],
-        [{ weights: { KD: 1 } }, /unknown loss weight 'KD'/],
+        [{ weights: { KD: 1 } }, /weights: unknown option 'KD'/],
         [{ weights: 2 }, /weights must be an object/],
         [{ positions: [] }, /positions must be a non-empty array of integers >= 0/],
         [{ positions: [1.5] }, /positions must be a non-empty array of integers >= 0/],
         [{ positions: [-1] }, /positions must be a non-empty array/],
-        [{ alpha: 0.5 }, /unknown loss option 'alpha'/],
+        [{ alpha: 0.5 }, /loss options: unknown option 'alpha'/],
         [null, /loss options must be an object, got null/],
       ];
       for (const [options, message] of badLoss) await expectKDSError(() => kds.setLoss(options), 'E_ARG', message);
@@ -245,7 +245,7 @@ describe('bad input: a clear KDSError, and nothing changes', () => {
         [{ betas: [0.9] }, /betas must be two numbers in \[0, 1\)/],
         [{ betas: [1, 0.999] }, /betas must be two numbers in \[0, 1\)/],
         [5, /optimizer options must be an object, got number 5/],
-        [{ learningRate: 1e-3 }, /unknown optimizer option 'learningRate': expected type, lr, betas, eps or weightDecay/],
+        [{ learningRate: 1e-3 }, /optimizer options: unknown option 'learningRate': expected one of type, lr, betas, eps, weightDecay/],
       ];
       for (const [options, message] of badOptimizer) await expectKDSError(() => kds.setOptimizer(options), 'E_ARG', message);
       const badEdsr = [

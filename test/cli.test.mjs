@@ -207,13 +207,16 @@ test('bad flags and configs: one line saying what is wrong, the usage, exit code
     [[], /^usage: kds <command>/, 'commands:'],
     [['train', '--bogus'], /^kds train: unknown option '--bogus'$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--steps', 'many'], /^kds train: --steps expects an integer, got 'many'$/, 'usage: kds train'],
-    [['train', '--steps', '3'], /^kds train: the training photographs are required/, 'usage: kds train'],
+    [['train', '--steps', '3'], /^kds train: --train DIR \(or data.train in the config\) is required$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--teacher', 'x.pt'], /^kds train: unknown option '--teacher'$/, 'usage: kds train'],
     [['distill', '--train', trainDir], /^kds distill: distill needs a teacher/, 'usage: kds distill'],
-    [['train', '--config', config({ stepz: 3, data: { train: trainDir } })], /^kds train: config: unknown key 'stepz'/, 'usage: kds train'],
+    [['train', '--config', config({ stepz: 3, data: { train: trainDir } })], /^kds train: config: unknown option 'stepz'/, 'usage: kds train'],
+    [['train', '--config', config({ data: { train: trainDir }, loss: { SA: true } })], /^kds train: config: 'loss' is for kds distill only$/, 'usage: kds train'],
+    [['train', '--config', config({ data: { train: trainDir, patchsize: 8 } })], /^kds train: data: unknown option 'patchsize'/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--scale', '5'], /^kds train: data.scale must be one of 2, 3, 4, 8, got number 5$/, 'usage: kds train'],
     [['train', '--config', config('{ "steps": 3,')], /^kds train: the config '.*' is not valid JSON/, 'usage: kds train'],
     [['train', '--config', config({ data: { train: trainDir }, schedule: { type: 'multistep', milestones: [5, 2] } })], /^kds train: schedule.milestones must increase/, 'usage: kds train'],
-    [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be fp32, bf16 or fp16, got "fp64"$/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be one of 'fp32', 'bf16', 'fp16', got the string 'fp64'$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--student', 'resnet50'], /^kds train: student.arch: unknown architecture 'resnet50'/, 'usage: kds train'],
     [['upscale', '--model', 'm.pt', 'in.png'], /^kds upscale: upscale needs an input image and an output .png/, 'usage: kds upscale'],
     [['eval', '--data', valDir], /^kds eval: --model FILE is required$/, 'usage: kds eval'],
@@ -234,4 +237,138 @@ test('a missing file is a failure (exit code 1) with a one-line error', () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /^kds eval: error \[E_FILE\]: .*nope\.pt/);
   assert.equal(r.stderr.trim().split('\n').length, 1);
+});
+
+// The flag declarations (lib/cli/flags.ts) drive help, config keys, merging and checks: these tests read
+// the declaration and check each derived behaviour for every flag, so a new flag is covered by adding it.
+const { FLAGS, CONFIG_KEYS, flagsFor } = require('../dist/cli/flags.js');
+const { defaultText } = require('../dist/cli/args.js');
+const { runConfig } = require('../dist/cli/run-config.js');
+
+const getPath = (obj, key) => key.split('.').reduce((o, k) => (o === undefined || o === null ? undefined : o[k]), obj);
+const setPath = (obj, key, value) => {
+  const parts = key.split('.');
+  let o = obj;
+  for (const p of parts.slice(0, -1)) o = o[p] ??= {};
+  o[parts.at(-1)] = value;
+  return obj;
+};
+const runCommands = ['distill', 'train'];
+/** The flags distill/train need to build a run at all. */
+const needed = (command) => new Map([['train', 'photos/train'], ...(command === 'distill' ? [['teacher', 'teacher.pt']] : [])]);
+/** A value of the flag's type that passes its check and differs from its default. */
+const STRING_SAMPLES = { features: '10*SA+1*AT', 'teacher-arch': 'rcan-g1b1f16', student: 'san-g1b1f16', schedule: 'cosine', device: 'cuda:1', precision: 'bf16', progress: 'lines' };
+function sample(flag) {
+  switch (flag.type) {
+    case 'int': return 4;
+    case 'number': return 0.25;
+    case 'ints': return [1, 2];
+    case 'boolean': return flag.default !== true;
+    case 'path': return path.join('some', `${flag.name}-dir`);
+    case 'string': return STRING_SAMPLES[flag.name];
+  }
+}
+
+test('every flag of every command is declared once, with help, and its default is shown in --help', () => {
+  for (const command of ['distill', 'train', 'eval', 'upscale', 'info']) {
+    const flags = flagsFor(command);
+    assert.equal(new Set(flags.map((f) => f.name)).size, flags.length, `${command}: a flag name declared twice`);
+    const help = kds(command, '--help').stdout;
+    for (const f of flags) {
+      assert.ok(f.help.length > 0, `--${f.name} has a help line`);
+      if (f.keeps) assert.ok(f.key?.includes('.'), `--${f.name}: keeps needs a key inside an object`);
+      const line = help.split('\n').find((l) => l.startsWith(`  --${f.type === 'boolean' ? '[no-]' : ''}${f.name}${f.value ? ` ${f.value}` : ''} `));
+      assert.ok(line, `${command} --help lists --${f.name}`);
+      assert.ok(line.includes(f.help), `--${f.name}: its help line`);
+      if (f.default !== undefined) assert.ok(line.endsWith(`(default ${defaultText(f.default)})`), `--${f.name}: ${line}`);
+      else assert.ok(!line.includes('(default'), `--${f.name} has no declared default: ${line}`);
+    }
+  }
+  // The declared values themselves, as docs/cli.md states them.
+  const train = kds('train', '--help').stdout;
+  assert.match(train, /\n {2}--patch-size P +LR patch side \(default 48\)\n/);
+  assert.match(train, /\n {2}--lr RATE +peak learning rate \(default 1e-4\)\n/);
+  assert.match(train, /\n {2}--\[no-\]augment +random flips and rotations \(default on\)\n/);
+  assert.match(train, /\n {2}--train DIR +folder of training photographs \(required\)\n/);
+  assert.doesNotMatch(train, /--teacher|--ds-weight/);
+});
+
+test('each flag with a config key sets that key, from the command line and from a config file, and a flag beats the file', () => {
+  const dir = fs.mkdtempSync(path.join(work, 'keys-'));
+  let checked = 0;
+  for (const command of runCommands)
+    for (const flag of flagsFor(command).filter((f) => f.key !== undefined)) {
+      const value = sample(flag);
+      assert.notEqual(value, undefined, `a sample value for --${flag.name}`);
+      assert.notDeepEqual(value, flag.default, `--${flag.name}: the sample differs from the default`);
+      const flags = needed(command);
+      flags.set(flag.name, value);
+      assert.deepEqual(getPath(runConfig(command, flags), flag.key), value, `${command} --${flag.name} sets ${flag.key}`);
+      // The same setting in a config file (paths in it are relative to the file).
+      const file = path.join(dir, `${command}-${flag.name}.json`);
+      const base = { data: { train: 'photos/train' }, ...(command === 'distill' ? { teacher: { weights: 'teacher.pt' } } : {}) };
+      fs.writeFileSync(file, JSON.stringify(setPath(base, flag.key, value)));
+      const fromFile = getPath(runConfig(command, new Map([['config', file]])), flag.key);
+      assert.deepEqual(fromFile, flag.type === 'path' ? path.resolve(dir, value) : value, `${command} config ${flag.key}`);
+      checked++;
+    }
+  assert.ok(checked >= 40, `${checked} flag/command pairs`);
+  // A flag beats the file; --teacher replaces the file's whole teacher, --schedule keeps only its lr.
+  const file = path.join(dir, 'both.json');
+  fs.writeFileSync(file, JSON.stringify({ teacher: { arch: 'edsr-r1f4', weights: 'a.pt' }, data: { patchSize: 8 }, schedule: { type: 'multistep', lr: 0.5, milestones: [3] } }));
+  const c = runConfig('distill', new Map([['config', file], ['train', 'photos'], ['teacher', 'b.pt'], ['patch-size', 12], ['schedule', 'cosine']]));
+  assert.deepEqual(c.teacher, { weights: 'b.pt' });
+  assert.equal(c.data.patchSize, 12);
+  assert.deepEqual(c.schedule, { type: 'cosine', lr: 0.5 });
+});
+
+test('declared defaults fill unset keys, computed ones from the settings', () => {
+  for (const command of runCommands) {
+    const c = runConfig(command, needed(command));
+    for (const flag of flagsFor(command).filter((f) => f.key !== undefined && f.default !== undefined && typeof f.default !== 'object'))
+      assert.deepEqual(getPath(c, flag.key), flag.default, `${command}: ${flag.key} defaults to --${flag.name}'s default`);
+    assert.equal(c.student.arch, 'edsr-r16f64');
+    assert.equal(c.out, path.join('runs', command));
+    assert.equal(c.validateEvery, 100); // steps/10
+    assert.equal(runConfig(command, new Map([...needed(command), ['steps', 30]])).checkpointEvery, 3);
+    assert.equal(c.threads, undefined); // LibTorch's choice
+  }
+  assert.deepEqual(runConfig('train', needed('train')).loss, { SA: false, weights: { DS: 1, TS: 0, SA: 0 } });
+  assert.deepEqual(runConfig('distill', needed('distill')).loss, {});
+});
+
+test('unknown config keys are rejected at every level; keys of the other command too', () => {
+  const dir = fs.mkdtempSync(path.join(work, 'unknown-'));
+  const rejects = (command, body, message) => {
+    const file = path.join(dir, `${Math.random().toString(36).slice(2)}.json`);
+    fs.writeFileSync(file, JSON.stringify(body));
+    assert.throws(() => runConfig(command, new Map([...needed(command), ['config', file]])), (e) => e.name === 'UsageError' && message.test(e.message), JSON.stringify(body));
+  };
+  // Every object in the declared keys (config, data, loss, loss.weights, schedule, ...) rejects a stranger.
+  const keys = [...FLAGS.filter((f) => f.key).map((f) => f.key), ...CONFIG_KEYS.map((k) => k.key)];
+  assert.equal(new Set(keys).size, keys.length, 'each config key is declared once');
+  const parents = new Set(keys.map((k) => k.split('.').slice(0, -1).join('.')));
+  for (const parent of parents) {
+    const command = keys.some((k) => k.startsWith(`${parent}.`) && flagsFor('train').some((f) => f.key === k)) || parent === '' ? 'train' : 'distill';
+    const where = parent === '' ? 'config' : parent;
+    rejects(command, parent === '' ? { bogus: 1 } : setPath({}, `${parent}.bogus`, 1), new RegExp(`^${where.replace('.', '\\.')}: unknown option 'bogus': expected one of `));
+  }
+  assert.ok(parents.size >= 7, [...parents].join(' '));
+  rejects('train', { teacher: { weights: 'x.pt' } }, /^config: 'teacher' is for kds distill only$/);
+  rejects('train', { loss: { SA: false } }, /^config: 'loss' is for kds distill only$/);
+  rejects('distill', { data: 'photos' }, /^data must be an object, got the string 'photos'$/);
+  rejects('distill', { student: { torchscript: 's.pt', arch: 'edsr-r1f4' } }, /^student: give either torchscript or arch\/weights, not both$/);
+});
+
+test('docs/cli.md agrees with the declarations: its example config is accepted, its key / flag table maps as declared', () => {
+  const doc = fs.readFileSync(path.join(root, 'docs', 'cli.md'), 'utf8');
+  const example = JSON.parse(/```json\n([\s\S]*?)```/.exec(doc)[1]);
+  const file = path.join(fs.mkdtempSync(path.join(work, 'doc-')), 'run.json');
+  fs.writeFileSync(file, JSON.stringify(example));
+  const c = runConfig('distill', new Map([['config', file]]));
+  assert.deepEqual(c.loss, example.loss);
+  assert.deepEqual(c.optimizer, example.optimizer);
+  const rows = [...doc.matchAll(/^\| `([\w.]+)` \/ `--([\w-]+)` \|/gm)];
+  assert.ok(rows.length >= 10, `${rows.length} rows`);
+  for (const [, key, name] of rows) assert.equal(FLAGS.find((f) => f.name === name && f.key)?.key, key, `--${name}`);
 });

@@ -390,7 +390,7 @@ describe('createSampler', () => {
     assert.throws(() => kds.createSampler(ds, { scale: 3 }), { code: 'E_ARG', message: /differs from the dataset's scale/ });
     assert.throws(() => kds.createSampler(ds, { patchSize: 0 }), { code: 'E_ARG' });
     assert.throws(() => kds.createSampler(ds, { seed: -1 }), { code: 'E_ARG' });
-    assert.throws(() => kds.createSampler(ds, { batch: 4 }), { code: 'E_ARG', message: /unknown sampler option 'batch'/ });
+    assert.throws(() => kds.createSampler(ds, { batch: 4 }), { code: 'E_ARG', message: /sampler options: unknown option 'batch'/ });
     assert.throws(() => kds.createSampler({}, {}), { code: 'E_ARG' });
   });
 });

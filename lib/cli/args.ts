@@ -1,5 +1,6 @@
 // Command-line flags: a declared list per command, `--name value`, `--name=value`, `--no-name` for
 // switches, and positional arguments. Anything else is a UsageError (exit code 2).
+import { KDSError } from '../errors';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -8,7 +9,19 @@ export class UsageError extends Error {
   }
 }
 
-export type FlagType = 'string' | 'number' | 'int' | 'boolean' | 'ints';
+/** 'path' is a string naming a file or folder: relative paths in a config file are relative to the file. */
+export type FlagType = 'string' | 'path' | 'number' | 'int' | 'boolean' | 'ints';
+
+export type FlagValue = string | number | boolean | number[];
+
+/**
+ * A default the CLI does not simply fill in: help shows `shown`; `of` computes the value from the run
+ * settings (without `of`, the library or the code that reads the flag applies it).
+ */
+export interface DescribedDefault {
+  shown: string | number | boolean;
+  of?: (settings: Record<string, unknown>, command: string) => unknown;
+}
 
 export interface FlagSpec {
   name: string;
@@ -16,20 +29,54 @@ export interface FlagSpec {
   /** Shown in the usage, after the flag. */
   value?: string;
   help: string;
+  /** Shown in the usage as "(default X)"; a plain value is also what `Parsed.value` returns when the flag is absent. */
+  default?: FlagValue | DescribedDefault;
+  /** Shown in the usage as "(required)"; its absence is a usage error. */
+  required?: boolean;
 }
 
-export type FlagValue = string | number | boolean | number[];
-
 export interface Parsed {
+  /** The flags given on the command line (no defaults). */
   flags: Map<string, FlagValue>;
   positionals: string[];
   help: boolean;
+  /** The flag's value, else its declared plain default. */
+  value<T extends FlagValue>(name: string): T | undefined;
+}
+
+export function isDescribedDefault(d: FlagSpec['default']): d is DescribedDefault {
+  return typeof d === 'object' && !Array.isArray(d);
+}
+
+/** How help shows a default: booleans as on/off, small numbers as 1e-4, lists as 1,2. */
+export function defaultText(d: FlagSpec['default']): string | undefined {
+  if (d === undefined) return undefined;
+  if (isDescribedDefault(d)) return defaultText(d.shown);
+  if (typeof d === 'boolean') return d ? 'on' : 'off';
+  if (Array.isArray(d)) return d.join(',');
+  if (typeof d === 'number' && d !== 0 && Math.abs(d) < 1e-3) return d.toExponential();
+  return String(d);
+}
+
+/** A KDSError E_ARG (lib/validate.ts's checks) as a usage error, so that a bad value is exit code 2 with one line; other errors as they are. */
+export function asUsageError(err: unknown): unknown {
+  return err instanceof KDSError && err.code === 'E_ARG' ? new UsageError(err.message) : err;
+}
+
+/** Runs `fn` (a check) with its argument errors turned into usage errors. */
+export function asUsage<T>(fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    throw asUsageError(err);
+  }
 }
 
 function convert(spec: FlagSpec, raw: string): FlagValue {
   const bad = (expected: string) => new UsageError(`--${spec.name} expects ${expected}, got '${raw}'`);
   switch (spec.type) {
     case 'string':
+    case 'path':
       if (raw === '') throw bad('a value');
       return raw;
     case 'number': {
@@ -56,7 +103,7 @@ function convert(spec: FlagSpec, raw: string): FlagValue {
 }
 
 /** Parses argv against `specs`. `-h` and `--help` anywhere set `help`. `--` ends the flags. */
-export function parseArgs(argv: string[], specs: FlagSpec[]): Parsed {
+export function parseArgs(argv: string[], specs: readonly FlagSpec[]): Parsed {
   const byName = new Map(specs.map((s) => [s.name, s]));
   const flags = new Map<string, FlagValue>();
   const positionals: string[] = [];
@@ -96,14 +143,25 @@ export function parseArgs(argv: string[], specs: FlagSpec[]): Parsed {
     }
     flags.set(name, convert(spec, raw));
   }
-  return { flags, positionals, help };
+  const value = <T extends FlagValue>(name: string): T | undefined => {
+    if (flags.has(name)) return flags.get(name) as T;
+    const d = byName.get(name)?.default;
+    return d === undefined || isDescribedDefault(d) ? undefined : (d as T);
+  };
+  return { flags, positionals, help, value };
 }
 
-/** The options block of a command's usage (a spec named 'help' is shown as -h, --help). */
-export function formatFlags(specs: FlagSpec[]): string {
-  const left = specs.map((s) =>
+/** The options block of a command's usage: each flag, its help line and its default. */
+export function formatFlags(specs: readonly FlagSpec[]): string {
+  const all = [...specs, { name: 'help', type: 'boolean', help: 'show this help' } as FlagSpec];
+  const left = all.map((s) =>
     s.name === 'help' ? '  -h, --help' : `  --${s.type === 'boolean' ? `[no-]${s.name}` : s.name}${s.value ? ` ${s.value}` : ''}`,
   );
   const width = Math.max(...left.map((l) => l.length)) + 2;
-  return specs.map((s, i) => `${left[i].padEnd(width)}${s.help}`).join('\n');
+  return all
+    .map((s, i) => {
+      const d = defaultText(s.default);
+      return `${left[i].padEnd(width)}${s.help}${s.required ? ' (required)' : ''}${d === undefined ? '' : ` (default ${d})`}`;
+    })
+    .join('\n');
 }

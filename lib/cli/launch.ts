@@ -7,15 +7,11 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
-import { FlagSpec, Parsed, UsageError } from './args';
+import { Parsed, UsageError } from './args';
+import { FLAGS } from './flags';
 
-export const LAUNCH_FLAGS: FlagSpec[] = [
-  { name: 'nproc', type: 'int', value: 'N', help: 'data-parallel: start N processes on this machine (the global batch is N x --batch-size)' },
-  { name: 'nnodes', type: 'int', value: 'N', help: 'machines in a multi-node run; run the same command on each (default 1)' },
-  { name: 'node-rank', type: 'int', value: 'I', help: "this machine's index in 0..nnodes-1 (default 0; node 0 serves the rendezvous)" },
-  { name: 'master-addr', type: 'string', value: 'HOST', help: 'address of node 0 (default 127.0.0.1; required with --nnodes > 1)' },
-  { name: 'master-port', type: 'int', value: 'PORT', help: 'rendezvous port on node 0 (default: a free port, 29500 with --nnodes > 1)' },
-];
+/** The launcher's own flags (declared in flags.ts with `launch: true`). */
+const LAUNCH_FLAGS = FLAGS.filter((f) => f.launch);
 
 const INTERRUPTED = 130;
 
@@ -62,20 +58,18 @@ interface LaunchPlan {
 }
 
 async function plan(parsed: Parsed): Promise<LaunchPlan> {
-  const get = (name: string) => parsed.flags.get(name) as number | string | undefined;
-  const nproc = (get('nproc') as number | undefined) ?? 1;
-  const nnodes = (get('nnodes') as number | undefined) ?? 1;
-  const nodeRank = (get('node-rank') as number | undefined) ?? 0;
+  const nproc = parsed.value<number>('nproc') as number;
+  const nnodes = parsed.value<number>('nnodes') as number;
+  const nodeRank = parsed.value<number>('node-rank') as number;
   if (nproc < 1) throw new UsageError(`--nproc must be at least 1, got ${nproc}`);
   if (nnodes < 1) throw new UsageError(`--nnodes must be at least 1, got ${nnodes}`);
   if (nodeRank < 0 || nodeRank >= nnodes) throw new UsageError(`--node-rank must be in 0..${nnodes - 1}, got ${nodeRank}`);
-  const addr = get('master-addr') as string | undefined;
-  if (nnodes > 1 && addr === undefined) throw new UsageError('--nnodes > 1 needs --master-addr (the address of node 0, reachable from every node)');
-  const port = get('master-port') as number | undefined;
+  if (nnodes > 1 && !parsed.flags.has('master-addr')) throw new UsageError('--nnodes > 1 needs --master-addr (the address of node 0, reachable from every node)');
+  const port = parsed.value<number>('master-port');
   if (port !== undefined && (port < 1 || port > 65535)) throw new UsageError(`--master-port must be in 1..65535, got ${port}`);
   if (process.env.RANK !== undefined && process.env.WORLD_SIZE !== undefined)
     throw new UsageError('--nproc inside a distributed run (RANK and WORLD_SIZE are set): launch once, from a plain shell');
-  return { nproc, nnodes, nodeRank, masterAddr: addr ?? '127.0.0.1', masterPort: port ?? (nnodes > 1 ? 29500 : await freePort()) };
+  return { nproc, nnodes, nodeRank, masterAddr: parsed.value<string>('master-addr') as string, masterPort: port ?? (nnodes > 1 ? 29500 : await freePort()) };
 }
 
 function pipeLines(stream: NodeJS.ReadableStream, prefix: string, write: (line: string) => void): Promise<void> {

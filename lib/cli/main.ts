@@ -9,16 +9,16 @@ import { KDSError } from '../errors';
 import { evaluate, formatEvaluation } from '../evaluate';
 import { getNumThreads, info, setNumThreads } from '../runtime';
 import { upscale } from '../upscale';
-import { FlagSpec, formatFlags, parseArgs, Parsed, UsageError } from './args';
-import { launch, LAUNCH_FLAGS, wantsLaunch } from './launch';
+import { formatFlags, parseArgs, Parsed, UsageError } from './args';
+import { CommandName, FlagDecl, flagsFor, RunCommand } from './flags';
+import { launch, wantsLaunch } from './launch';
 import { loadModel } from './model-spec';
 import { runTraining } from './run';
-import { RUN_FLAGS, runConfig } from './run-config';
+import { runConfig } from './run-config';
 
 interface Command {
   summary: string;
   synopsis: string;
-  flags: FlagSpec[];
   /** Text after the options in --help. */
   details?: string;
   /** Resolves to the exit code, or undefined for 0. */
@@ -28,89 +28,80 @@ interface Command {
 /** Exit code of a run stopped by Ctrl-C or SIGTERM (after writing its checkpoint), as shells report SIGINT. */
 const INTERRUPTED = 130;
 
-const MODEL_FLAGS: FlagSpec[] = [
-  { name: 'model', type: 'string', value: 'FILE', help: 'weights (with --arch or a .json sidecar, as kds writes them) or a TorchScript file' },
-  { name: 'arch', type: 'string', value: 'ARCH', help: 'architecture of the weights, e.g. edsr-r16f64' },
-  { name: 'scale', type: 'int', value: 'S', help: 'upscaling factor (default: the sidecar\'s, else 2)' },
-  { name: 'tile', type: 'int', value: 'PX', help: 'tile side in input pixels, 0: whole image (default 256)' },
-  { name: 'overlap', type: 'int', value: 'PX', help: 'context pixels around each tile (default 32)' },
-  { name: 'threads', type: 'int', value: 'N', help: 'LibTorch threads' },
-];
-
-function flag<T>(parsed: Parsed, name: string): T | undefined {
-  return parsed.flags.get(name) as T | undefined;
-}
-
 function noPositionals(parsed: Parsed): void {
   if (parsed.positionals.length > 0) throw new UsageError(`unexpected argument '${parsed.positionals[0]}'`);
 }
 
+/** Flags declared `required` and not given (run keys are checked with their config file instead). */
+function checkRequired(parsed: Parsed, flags: FlagDecl[]): void {
+  for (const f of flags) if (f.required && f.key === undefined && !parsed.flags.has(f.name)) throw new UsageError(`--${f.name} ${f.value} is required`);
+}
+
 async function modelFromFlags(parsed: Parsed) {
-  const file = flag<string>(parsed, 'model');
-  if (!file) throw new UsageError('--model FILE is required');
-  const threads = flag<number>(parsed, 'threads');
+  const threads = parsed.value<number>('threads');
   if (threads !== undefined) setNumThreads(threads);
-  const scale = flag<number>(parsed, 'scale');
-  return loadModel({ weights: file, arch: flag<string>(parsed, 'arch') }, scale ?? (flag(parsed, 'arch') ? 2 : undefined), 'model');
+  const arch = parsed.value<string>('arch');
+  // With --arch and no --scale the model is x2; without --arch the sidecar says.
+  const scale = parsed.value<number>('scale') ?? (arch ? 2 : undefined);
+  return loadModel({ weights: parsed.value<string>('model'), arch }, scale, 'model');
 }
 
 function tiling(parsed: Parsed) {
-  return { tile: flag<number>(parsed, 'tile'), overlap: flag<number>(parsed, 'overlap') };
+  return { tile: parsed.value<number>('tile'), overlap: parsed.value<number>('overlap') };
 }
 
-const runDetails = (command: string) =>
-  `A config file holds the same settings as JSON (flags win), e.g.
-  { "teacher": { "arch": "edsr-r8f32", "weights": "teacher.pt" }, "student": { "arch": "edsr-r2f16" },
-    "data": { "train": "photos/train", "val": "photos/eval", "scale": 2, "patchSize": 32, "batchSize": 8 },
-    "loss": { "SA": true, "weights": { "DS": 0.5, "TS": 0.5, "SA": 1 } },
-    "schedule": { "type": "multistep", "lr": 2e-4 }, "steps": 2000, "seed": 1, "out": "runs/${command}" }
+/** The text after the options of distill and train: an example config, the output, stopping, --nproc. */
+function runDetails(command: RunCommand): string {
+  const distill = command === 'distill';
+  const example = [
+    `{ ${distill ? '"teacher": { "arch": "edsr-r8f32", "weights": "teacher.pt" }, ' : ''}"student": { "arch": "edsr-r2f16" },`,
+    '  "data": { "train": "photos/train", "val": "photos/eval", "scale": 2, "patchSize": 32, "batchSize": 8 },',
+    ...(distill ? ['  "loss": { "SA": true, "weights": { "DS": 0.5, "TS": 0.5, "SA": 1 } },'] : []),
+    `  "schedule": { "type": "multistep", "lr": 2e-4 }, "steps": 2000, "seed": 1, "out": "runs/${command}" }`,
+  ];
+  return `A config file holds the same settings as JSON (flags win), e.g.
+${example.map((line) => `  ${line}`).join('\n')}
 The output folder gets checkpoint.pt, log.jsonl (one JSON object per step and validation), student.pt
 with student.json, best.pt, run.json and, with validation photographs, report.md/report.html with PNGs.
 Ctrl-C stops after the current step and writes a checkpoint; --resume continues from it.
---nproc N runs N data-parallel processes (Gloo; see docs/distributed.md); with --nnodes, run the same
-command on every machine with its --node-rank and node 0's --master-addr.`;
+--nproc N runs N data-parallel processes (Gloo; NCCL with --device cuda where the build has it; see
+docs/distributed.md); with --nnodes, run the same command on every machine with its --node-rank and
+node 0's --master-addr.`;
+}
 
-export const COMMANDS: Record<string, Command> = {
+async function runCommand(command: RunCommand, parsed: Parsed, out: (line: string) => void): Promise<number> {
+  noPositionals(parsed);
+  const { result } = await runTraining(command, runConfig(command, parsed.flags), out);
+  return result.aborted ? INTERRUPTED : 0;
+}
+
+export const COMMANDS: Record<CommandName, Command> = {
   distill: {
     summary: 'distil a teacher into a student with FAKD (DS + TS + SA losses)',
     synopsis: 'kds distill --config run.json | --teacher FILE --train DIR [options]',
-    flags: [...RUN_FLAGS.map(({ distillOnly: _, ...f }) => f), ...LAUNCH_FLAGS],
     details: runDetails('distill'),
-    async run(parsed, out) {
-      noPositionals(parsed);
-      const { result } = await runTraining('distill', runConfig('distill', parsed.flags), out);
-      return result.aborted ? INTERRUPTED : 0;
-    },
+    run: (parsed, out) => runCommand('distill', parsed, out),
   },
   train: {
     summary: 'train a model from scratch on L1 to the ground truth (the baseline for distill)',
     synopsis: 'kds train --config run.json | --train DIR [options]',
-    flags: [...RUN_FLAGS.filter((f) => !f.distillOnly).map(({ distillOnly: _, ...f }) => f), ...LAUNCH_FLAGS],
-    details: runDetails('train').replace(/"teacher"[^}]*\}, /, '').replace(/\n {4}"loss"[^\n]*/, ''),
-    async run(parsed, out) {
-      noPositionals(parsed);
-      const { result } = await runTraining('train', runConfig('train', parsed.flags), out);
-      return result.aborted ? INTERRUPTED : 0;
-    },
+    details: runDetails('train'),
+    run: (parsed, out) => runCommand('train', parsed, out),
   },
   eval: {
     summary: 'PSNR/SSIM of a model on a folder of photographs, with bicubic beside it',
     synopsis: 'kds eval --model FILE --data DIR [--scale S] [options]',
-    flags: [...MODEL_FLAGS, { name: 'data', type: 'string', value: 'DIR', help: 'folder of HR photographs (LR made by bicubic downscaling)' }, { name: 'json', type: 'boolean', help: 'print the result as JSON' }],
     async run(parsed, out) {
       noPositionals(parsed);
-      const dir = flag<string>(parsed, 'data');
-      if (!dir) throw new UsageError('--data DIR is required');
       const { model, scale } = await modelFromFlags(parsed);
       const s = scale ?? 2;
-      const e = await evaluate(model, datasets.folder(dir, { scale: s }), { scale: s, ...tiling(parsed) });
-      out(flag(parsed, 'json') ? JSON.stringify(e, null, 2) : formatEvaluation(e));
+      const e = await evaluate(model, datasets.folder(parsed.value<string>('data') as string, { scale: s }), { scale: s, ...tiling(parsed) });
+      out(parsed.value('json') ? JSON.stringify(e, null, 2) : formatEvaluation(e));
     },
   },
   upscale: {
     summary: 'super-resolve one image with a model',
     synopsis: 'kds upscale --model FILE [options] in.png out.png',
-    flags: MODEL_FLAGS,
     async run(parsed, out) {
       if (parsed.positionals.length !== 2) throw new UsageError(`upscale needs an input image and an output .png, got ${parsed.positionals.length} argument(s)`);
       const [input, output] = parsed.positionals;
@@ -124,7 +115,6 @@ export const COMMANDS: Record<string, Command> = {
   info: {
     summary: 'versions, LibTorch location, devices and build flags',
     synopsis: 'kds info [--json]',
-    flags: [{ name: 'json', type: 'boolean', help: 'print as JSON' }],
     async run(parsed, out) {
       noPositionals(parsed);
       const i = info();
@@ -144,7 +134,7 @@ export const COMMANDS: Record<string, Command> = {
         nccl: i.nccl,
         build: i.parallelInfo.trim(),
       };
-      if (flag(parsed, 'json')) return out(JSON.stringify(report, null, 2));
+      if (parsed.value('json')) return out(JSON.stringify(report, null, 2));
       out(`kds ${report.kds} on node ${report.node} (${report.platform})`);
       out(`LibTorch ${report.torch} at ${report.libtorch}`);
       out(`addon ${report.addon}`);
@@ -159,10 +149,14 @@ export const COMMANDS: Record<string, Command> = {
   },
 };
 
+function isCommand(name: string | undefined): name is CommandName {
+  return name !== undefined && Object.prototype.hasOwnProperty.call(COMMANDS, name);
+}
+
 function usage(name?: string): string {
-  if (name && COMMANDS[name]) {
+  if (isCommand(name)) {
     const c = COMMANDS[name];
-    const options = formatFlags([...c.flags, { name: 'help', type: 'boolean', help: 'show this help' }]);
+    const options = formatFlags(flagsFor(name));
     return `usage: ${c.synopsis}\n\n${c.summary}\n\noptions:\n${options}${c.details ? `\n\n${c.details}` : ''}`;
   }
   const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
@@ -187,15 +181,15 @@ export async function main(
     out(JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')).version);
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  if (!isCommand(name)) {
     err(`kds: unknown command '${name}'`);
     err(usage());
     return 2;
   }
+  const command = COMMANDS[name];
   let parsed: Parsed;
   try {
-    parsed = parseArgs(rest, command.flags);
+    parsed = parseArgs(rest, flagsFor(name));
   } catch (e) {
     err(`kds ${name}: ${(e as Error).message}`);
     err(usage(name));
@@ -206,6 +200,7 @@ export async function main(
     return 0;
   }
   try {
+    checkRequired(parsed, flagsFor(name));
     if ((name === 'distill' || name === 'train') && wantsLaunch(parsed)) return await launch(name, rest, parsed, out, err);
     return (await command.run(parsed, out)) ?? 0;
   } catch (e) {

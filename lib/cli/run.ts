@@ -6,18 +6,18 @@ import { writeFileAtomicSync } from '../atomic-file';
 import { datasets, Dataset } from '../data/datasets';
 import { upscaleBicubic } from '../data/resize';
 import { distributedEnvironment, localRankFromEnv } from '../distributed';
-import { KDSError } from '../errors';
 import { evaluate, Evaluation } from '../evaluate';
 import { KDS } from '../kds';
 import { Model } from '../models';
 import { info, manualSeed, setNumThreads } from '../runtime';
-import { FitResult } from '../train/fit';
+import { FitOptions, FitResult } from '../train/fit';
 import { readLog } from '../train/log';
 import { ReportRow, writeReport } from '../train/report';
 import { createSchedule } from '../train/schedule';
 import { upscale } from '../upscale';
-import { UsageError } from './args';
+import { asUsageError } from './args';
 import { loadModel, writeSidecar } from './model-spec';
+import { RunCommand } from './flags';
 import { RunConfig } from './run-config';
 
 export interface RunOutcome {
@@ -31,8 +31,7 @@ async function setup<T>(fn: () => Promise<T> | T): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    if (err instanceof KDSError && err.code === 'E_ARG') throw new UsageError(err.message);
-    throw err;
+    throw asUsageError(err);
   }
 }
 
@@ -45,44 +44,91 @@ async function reportCrops(val: Dataset, student: Model, teacher: Model | undefi
   return { image: val.names[0], panels };
 }
 
-export async function runTraining(command: 'distill' | 'train', config: RunConfig, log: (line: string) => void): Promise<RunOutcome> {
+/** What a run needs, made from its description before the first step. */
+interface Prepared {
+  trainSet: Dataset;
+  valSet?: Dataset;
+  teacher?: { model: Model; arch: string };
+  student: Model;
+  kds: KDS;
+}
+
+function openData(config: RunConfig): { trainSet: Dataset; valSet?: Dataset } {
   const { data } = config;
-  const prepared = await setup(async () => {
+  const trainSet = datasets.folder(data.train, { scale: data.scale });
+  const valSet = data.val !== undefined ? datasets.folder(data.val, { scale: data.scale }) : undefined;
+  return { trainSet, valSet };
+}
+
+async function loadModels(config: RunConfig): Promise<Pick<Prepared, 'teacher' | 'student'>> {
+  const teacher = config.teacher ? await loadModel(config.teacher, config.data.scale, 'teacher') : undefined;
+  manualSeed(config.seed); // the student's initial weights
+  const student = (await loadModel(config.student, config.data.scale, 'student')).model;
+  return { teacher: teacher && { model: teacher.model, arch: teacher.arch }, student };
+}
+
+/** The session: device, models, loss, precision, memory format and, when started as a rank, the process group. */
+async function createSession(config: RunConfig, teacher: Model | undefined, student: Model): Promise<KDS> {
+  const kds = new KDS();
+  // A rank on a GPU machine takes the GPU of its local rank, as with torchrun.
+  kds.setDevice(config.device === 'cuda' && distributedEnvironment() ? `cuda:${localRankFromEnv()}` : config.device);
+  if (teacher) kds.setTeacher(teacher);
+  kds.setStudent(student);
+  kds.setLoss(config.loss);
+  kds.setPrecision(config.precision);
+  if (config.channelsLast) kds.setMemoryFormat('channels_last');
+  // Started by --nproc or torchrun: join the other ranks (rank 0's student is broadcast at the first step).
+  // On GPUs NCCL reduces the gradients on the device where the build has it; Gloo goes through the host.
+  if (distributedEnvironment()) await kds.setDistributed(config.device === 'cuda' && info().nccl ? { backend: 'nccl' } : {});
+  return kds;
+}
+
+/** Everything before the first step; a bad argument found here is a usage error. */
+function prepare(config: RunConfig): Promise<Prepared> {
+  return setup(async () => {
     if (config.threads !== undefined) setNumThreads(config.threads);
     createSchedule(config.schedule, config.steps); // schedule errors are usage errors
-    const trainSet = datasets.folder(data.train, { scale: data.scale });
-    const valSet = data.val !== undefined ? datasets.folder(data.val, { scale: data.scale }) : undefined;
-    const loadedTeacher = config.teacher ? await loadModel(config.teacher, data.scale, 'teacher') : undefined;
-    const teacher = loadedTeacher?.model;
-    const teacherArch = loadedTeacher?.arch;
-    manualSeed(config.seed); // the student's initial weights
-    const student = (await loadModel(config.student, data.scale, 'student')).model;
-    const kds = new KDS();
-    // A rank on a GPU machine takes the GPU of its local rank, as with torchrun.
-    kds.setDevice(config.device === 'cuda' && distributedEnvironment() ? `cuda:${localRankFromEnv()}` : config.device);
-    if (teacher) kds.setTeacher(teacher);
-    kds.setStudent(student);
-    kds.setLoss(config.loss);
-    kds.setPrecision(config.precision);
-    if (config.channelsLast) kds.setMemoryFormat('channels_last');
-    // Started by --nproc or torchrun: join the other ranks (rank 0's student is broadcast at the first step).
-    // On GPUs NCCL reduces the gradients on the device where the build has it; Gloo goes through the host.
-    if (distributedEnvironment()) await kds.setDistributed(config.device === 'cuda' && info().nccl ? { backend: 'nccl' } : {});
-    return { trainSet, valSet, teacher, teacherArch, student, kds };
+    const sets = openData(config);
+    const models = await loadModels(config);
+    const kds = await createSession(config, models.teacher?.model, models.student);
+    return { ...sets, ...models, kds };
   });
-  const { trainSet, valSet, teacher, teacherArch, student, kds } = prepared;
-  const root = kds.rank === 0; // in a distributed run only rank 0 writes files and reports
-  if (!root) log = () => {};
-  fs.mkdirSync(config.out, { recursive: true });
-  if (root) writeFileAtomicSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
-  log(
-    `kds ${command}: student ${config.student.arch ?? config.student.torchscript} (${student.parameterCount} parameters)` +
-      (kds.worldSize > 1 ? `; ${kds.worldSize} data-parallel ranks` : '') +
-      (teacher ? `, teacher ${teacherArch} (${teacher.parameterCount} parameters)` : '') +
-      `; ${trainSet.length} training images, ${valSet ? `${valSet.length} validation images` : 'no validation'}; ${config.steps} steps of ${data.batchSize} x ${data.patchSize}px; out ${config.out}`,
-  );
+}
 
-  // Ctrl-C once: finish the step, write a checkpoint, stop. Twice: quit at once.
+function describeRun(command: RunCommand, config: RunConfig, p: Prepared): string {
+  const { data } = config;
+  return (
+    `kds ${command}: student ${config.student.arch ?? config.student.torchscript} (${p.student.parameterCount} parameters)` +
+    (p.kds.worldSize > 1 ? `; ${p.kds.worldSize} data-parallel ranks` : '') +
+    (p.teacher ? `, teacher ${p.teacher.arch} (${p.teacher.model.parameterCount} parameters)` : '') +
+    `; ${p.trainSet.length} training images, ${p.valSet ? `${p.valSet.length} validation images` : 'no validation'}; ${config.steps} steps of ${data.batchSize} x ${data.patchSize}px; out ${config.out}`
+  );
+}
+
+function fitOptions(command: RunCommand, config: RunConfig, p: Prepared, signal: AbortSignal): FitOptions {
+  const { data } = config;
+  return {
+    train: p.trainSet,
+    val: p.valSet,
+    steps: config.steps,
+    patchSize: data.patchSize,
+    batchSize: data.batchSize,
+    augment: data.augment,
+    seed: config.seed,
+    schedule: config.schedule,
+    optimizer: config.optimizer,
+    validateEvery: config.validateEvery,
+    checkpointEvery: config.checkpointEvery,
+    outDir: config.out,
+    resume: config.resume,
+    signal,
+    progress: config.progress,
+    meta: { command },
+  };
+}
+
+/** Runs `fit` with Ctrl-C and SIGTERM wired to its abort signal: once finishes the step and checkpoints, twice quits. */
+async function fitUntilStopped(kds: KDS, options: (signal: AbortSignal) => FitOptions, log: (line: string) => void): Promise<FitResult> {
   const controller = new AbortController();
   let interrupts = 0;
   const onSignal = () => {
@@ -94,78 +140,81 @@ export async function runTraining(command: 'distill' | 'train', config: RunConfi
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
-  let result: FitResult;
   try {
-    result = await setup(() =>
-      kds.fit({
-        train: trainSet,
-        val: valSet,
-        steps: config.steps,
-        patchSize: data.patchSize,
-        batchSize: data.batchSize,
-        augment: data.augment,
-        seed: config.seed,
-        schedule: config.schedule,
-        optimizer: config.optimizer,
-        validateEvery: config.validateEvery,
-        checkpointEvery: config.checkpointEvery,
-        outDir: config.out,
-        resume: config.resume,
-        signal: controller.signal,
-        progress: config.progress,
-        meta: { command },
-      }),
-    );
+    return await setup(() => kds.fit(options(controller.signal)));
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
+}
+
+/** Sidecars beside student.pt and best.pt, so later commands know their architecture. */
+function writeSidecars(config: RunConfig, result: FitResult): void {
   const arch = config.student.arch;
-  if (!root) {
-    await kds.dispose();
-    return { result };
-  }
-  if (arch) {
-    if (result.student) writeSidecar(result.student, arch, data.scale);
-    if (fs.existsSync(path.join(config.out, 'best.pt'))) writeSidecar(path.join(config.out, 'best.pt'), arch, data.scale);
-  }
+  if (!arch) return;
+  if (result.student) writeSidecar(result.student, arch, config.data.scale);
+  const best = path.join(config.out, 'best.pt');
+  if (fs.existsSync(best)) writeSidecar(best, arch, config.data.scale);
+}
+
+/** The student (and teacher) on the validation photographs, printed as a table. */
+async function evaluateRun(config: RunConfig, p: Prepared, valSet: Dataset, log: (line: string) => void) {
+  const { scale } = config.data;
+  const student = await evaluate(p.student, valSet);
+  const teacher = p.teacher ? await evaluate(p.teacher.model, valSet, { bicubic: false }) : undefined;
+  const rows: ReportRow[] = [{ name: 'bicubic', psnr: student.bicubic?.psnr ?? NaN, ssim: student.bicubic?.ssim ?? NaN }];
+  rows.push({ name: `student ${config.student.arch ?? ''}`.trim(), parameters: p.student.parameterCount, psnr: student.mean.psnr, ssim: student.mean.ssim });
+  if (p.teacher && teacher) rows.push({ name: `teacher ${p.teacher.arch}`, parameters: p.teacher.model.parameterCount, psnr: teacher.mean.psnr, ssim: teacher.mean.ssim });
+  log(`\n${valSet.name} x${scale} (${valSet.length} images, PSNR/SSIM on Y, border ${scale} shaved):`);
+  for (const r of rows) log(`  ${r.name.padEnd(24)} PSNR ${r.psnr.toFixed(3)} dB  SSIM ${r.ssim.toFixed(4)}`);
+  return { evaluation: { student, teacher }, rows };
+}
+
+/** report.md/.html with the chart, and with validation photographs the table and the crops. */
+async function writeRunReport(command: RunCommand, config: RunConfig, p: Prepared, result: FitResult, rows: ReportRow[] | undefined, log: (line: string) => void): Promise<string> {
+  const { data } = config;
+  const arch = config.student.arch;
+  const logFile = readLog(path.join(config.out, 'log.jsonl'));
+  const files = p.valSet && rows
+    ? await writeReport({
+        outDir: config.out,
+        title: `kds ${command}: ${arch ?? 'student'} on ${path.basename(path.resolve(data.train))}`,
+        runs: [{ label: command === 'distill' ? 'student (distilled)' : 'student', log: logFile }],
+        table: { caption: `${p.valSet.name}, x${data.scale}, ${p.valSet.length} images; PSNR and SSIM on Y with ${data.scale} border pixels shaved, after step ${result.step}.`, rows },
+        crops: await reportCrops(p.valSet, p.student, p.teacher?.model),
+      })
+    : await writeReport({ outDir: config.out, title: `kds ${command}: ${arch ?? 'student'}`, runs: [{ label: 'student', log: logFile }] });
+  log(`report: ${files.markdown}${p.valSet ? ` (and ${path.basename(files.html)}, ${path.basename(files.chart)}${files.crops ? `, ${path.basename(files.crops)}` : ''})` : ''}`);
+  return files.markdown;
+}
+
+/** What rank 0 does after fit: sidecars, then (unless stopped) the evaluation and the report. */
+async function finish(command: RunCommand, config: RunConfig, p: Prepared, result: FitResult, log: (line: string) => void): Promise<RunOutcome> {
+  writeSidecars(config, result);
   if (result.aborted) {
     log(`stopped at step ${result.step}/${config.steps}; continue with the same command and --resume`);
-    await kds.dispose();
     return { result };
   }
   log(`trained ${result.step - result.startStep} steps in ${result.trainSeconds.toFixed(1)} s (${result.stepsPerSecond.toFixed(2)} steps/s); student saved to ${result.student}`);
-
   const outcome: RunOutcome = { result };
-  if (valSet) {
-    const studentEval = await evaluate(student, valSet);
-    const teacherEval = teacher ? await evaluate(teacher, valSet, { bicubic: false }) : undefined;
-    outcome.evaluation = { student: studentEval, teacher: teacherEval };
-    const rows: ReportRow[] = [{ name: 'bicubic', psnr: studentEval.bicubic?.psnr ?? NaN, ssim: studentEval.bicubic?.ssim ?? NaN }];
-    rows.push({ name: `student ${arch ?? ''}`.trim(), parameters: student.parameterCount, psnr: studentEval.mean.psnr, ssim: studentEval.mean.ssim });
-    if (teacher && teacherEval) rows.push({ name: `teacher ${teacherArch}`, parameters: teacher.parameterCount, psnr: teacherEval.mean.psnr, ssim: teacherEval.mean.ssim });
-    log(`\n${valSet.name} x${data.scale} (${valSet.length} images, PSNR/SSIM on Y, border ${data.scale} shaved):`);
-    for (const r of rows) log(`  ${r.name.padEnd(24)} PSNR ${r.psnr.toFixed(3)} dB  SSIM ${r.ssim.toFixed(4)}`);
-    if (config.report) {
-      const files = await writeReport({
-        outDir: config.out,
-        title: `kds ${command}: ${arch ?? 'student'} on ${path.basename(path.resolve(data.train))}`,
-        runs: [{ label: command === 'distill' ? 'student (distilled)' : 'student', log: readLog(path.join(config.out, 'log.jsonl')) }],
-        table: { caption: `${valSet.name}, x${data.scale}, ${valSet.length} images; PSNR and SSIM on Y with ${data.scale} border pixels shaved, after step ${result.step}.`, rows },
-        crops: await reportCrops(valSet, student, teacher),
-      });
-      outcome.report = files.markdown;
-      log(`report: ${files.markdown} (and ${path.basename(files.html)}, ${path.basename(files.chart)}${files.crops ? `, ${path.basename(files.crops)}` : ''})`);
-    }
-  } else if (config.report) {
-    const files = await writeReport({
-      outDir: config.out,
-      title: `kds ${command}: ${arch ?? 'student'}`,
-      runs: [{ label: 'student', log: readLog(path.join(config.out, 'log.jsonl')) }],
-    });
-    outcome.report = files.markdown;
-    log(`report: ${files.markdown}`);
-  }
-  await kds.dispose();
+  const evaluated = p.valSet ? await evaluateRun(config, p, p.valSet, log) : undefined;
+  if (evaluated) outcome.evaluation = evaluated.evaluation;
+  if (config.report) outcome.report = await writeRunReport(command, config, p, result, evaluated?.rows, log);
   return outcome;
+}
+
+export async function runTraining(command: RunCommand, config: RunConfig, log: (line: string) => void): Promise<RunOutcome> {
+  const prepared = await prepare(config);
+  const { kds } = prepared;
+  const root = kds.rank === 0; // in a distributed run only rank 0 writes files and reports
+  if (!root) log = () => {};
+  fs.mkdirSync(config.out, { recursive: true });
+  if (root) writeFileAtomicSync(path.join(config.out, 'run.json'), `${JSON.stringify({ command, ...config }, null, 2)}\n`);
+  log(describeRun(command, config, prepared));
+  const result = await fitUntilStopped(kds, (signal) => fitOptions(command, config, prepared, signal), log);
+  try {
+    return root ? await finish(command, config, prepared, result, log) : { result };
+  } finally {
+    await kds.dispose();
+  }
 }

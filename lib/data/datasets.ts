@@ -6,7 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { awaitNative, KDSError } from '../errors';
 import { native, NativeTensor } from '../native';
-import { describe, Tensor } from '../tensor';
+import { Tensor } from '../tensor';
+import { checkOptions, intInRange, invalidParameterError, isPlainObject, oneOf } from '../validate';
 import { decodePixels, imageSize, pixelsToImage } from './image-io';
 import { checkScale } from './scale';
 
@@ -76,7 +77,8 @@ export class Dataset {
     this.#entries = entries;
     this.lrSource = entries.every((e) => e.lr === null) ? 'bicubic' : 'files';
     const budget = options.cacheBytes ?? Math.floor(os.totalmem() / 4);
-    if (typeof budget !== 'number' || !(budget >= 0)) throw new KDSError('E_ARG', `cacheBytes must be a number >= 0, got ${describe(budget)}`);
+    // Infinity is allowed: no limit.
+    if (typeof budget !== 'number' || !(budget >= 0)) throw invalidParameterError('cacheBytes', 'a number >= 0', budget);
     this.#cacheBytes = budget;
   }
 
@@ -97,7 +99,7 @@ export class Dataset {
 
   /** The images at `indices` (each at most once, in that order) as a dataset of their own, e.g. a validation split. */
   subset(indices: readonly number[], name = `${this.name} (subset)`): Dataset {
-    if (!Array.isArray(indices) || indices.length === 0) throw new KDSError('E_ARG', `subset: indices must be a non-empty array, got ${describe(indices)}`);
+    if (!Array.isArray(indices) || indices.length === 0) throw invalidParameterError('subset: indices', 'a non-empty array', indices);
     indices.forEach((i) => this.#checkIndex(i));
     if (new Set(indices).size !== indices.length) throw new KDSError('E_ARG', `subset: indices must be different, got [${indices.join(', ')}]`);
     return new Dataset(name, this.scale, indices.map((i) => this.#entries[i]), { scale: this.scale, cacheBytes: this.#cacheBytes });
@@ -175,22 +177,20 @@ export class Dataset {
   }
 
   #checkIndex(index: number): number {
-    if (!Number.isInteger(index) || index < 0 || index >= this.#entries.length)
-      throw new KDSError('E_ARG', `image index must be an integer from 0 to ${this.#entries.length - 1}, got ${describe(index)}`);
-    return index;
+    return intInRange(index, 'image index', 0, this.#entries.length - 1);
   }
 }
 
-function checkOptions(options: unknown, allowed: string[], what: string): DatasetOptions {
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `${what}: options must be an object with a scale, got ${describe(options)}`);
-  for (const key of Object.keys(options))
-    if (!allowed.includes(key)) throw new KDSError('E_ARG', `${what}: unknown option '${key}': expected ${allowed.join(', ')}`);
-  checkScale((options as DatasetOptions).scale, `${what}: scale`);
-  return options as DatasetOptions;
+// A dataset's options: an object (scale is required) with only the layout's keys.
+function datasetOptions(options: unknown, allowed: string[], what: string): DatasetOptions {
+  if (!isPlainObject(options)) throw invalidParameterError(`${what}: options`, 'an object with a scale', options);
+  checkOptions(options, `${what}: options`, allowed);
+  checkScale(options.scale, `${what}: scale`);
+  return options as unknown as DatasetOptions;
 }
 
 function checkDir(dir: unknown, what: string): string {
-  if (typeof dir !== 'string' || dir.length === 0) throw new KDSError('E_ARG', `${what} must be a non-empty path, got ${describe(dir)}`);
+  if (typeof dir !== 'string' || dir.length === 0) throw invalidParameterError(what, 'a non-empty path', dir);
   let stat: fs.Stats;
   try {
     stat = fs.statSync(dir);
@@ -215,8 +215,7 @@ function stem(file: string): string {
 
 // LR files next to HR ones, by the layout's naming, or null entries when LR is made from HR.
 function pairWithLr(hrDir: string, hrNames: string[], lrDir: string, lrName: (stem: string) => string, lr: LayoutOptions['lr'], what: string): DatasetEntry[] {
-  const mode = lr ?? 'auto';
-  if (!['auto', 'files', 'bicubic'].includes(mode)) throw new KDSError('E_ARG', `${what}: lr must be 'auto', 'files' or 'bicubic', got ${describe(mode)}`);
+  const mode = oneOf(lr ?? 'auto', `${what}: lr`, ['auto', 'files', 'bicubic']);
   const useFiles = mode === 'files' || (mode === 'auto' && fs.existsSync(lrDir));
   if (mode === 'files') checkDir(lrDir, `${what}: LR folder`);
   return hrNames.map((file) => {
@@ -232,7 +231,7 @@ function pairWithLr(hrDir: string, hrNames: string[], lrDir: string, lrName: (st
 export const datasets = {
   /** Every PNG, JPEG and WebP file in `dir` (not its subfolders), sorted by name; LR by bicubic downscaling. */
   folder(dir: string, options: DatasetOptions): Dataset {
-    const o = checkOptions(options, ['scale', 'cacheBytes'], 'datasets.folder');
+    const o = datasetOptions(options, ['scale', 'cacheBytes'], 'datasets.folder');
     checkDir(dir, 'datasets.folder: folder');
     const files = imageFiles(dir);
     if (files.length === 0) throw new KDSError('E_FILE', `datasets.folder: '${dir}' has no .png, .jpg, .jpeg or .webp files`);
@@ -242,9 +241,8 @@ export const datasets = {
 
   /** DIV2K: root/DIV2K_{split}_HR/0001.png with root/DIV2K_{split}_LR_bicubic/X{s}/0001x{s}.png. */
   div2k(root: string, options: Div2kOptions): Dataset {
-    const o = checkOptions(options, ['scale', 'cacheBytes', 'split', 'lr'], 'datasets.div2k') as Div2kOptions;
-    const split = o.split ?? 'train';
-    if (split !== 'train' && split !== 'valid') throw new KDSError('E_ARG', `datasets.div2k: split must be 'train' or 'valid', got ${describe(split)}`);
+    const o = datasetOptions(options, ['scale', 'cacheBytes', 'split', 'lr'], 'datasets.div2k') as Div2kOptions;
+    const split = oneOf(o.split ?? 'train', 'datasets.div2k: split', ['train', 'valid']);
     checkDir(root, 'datasets.div2k: root');
     const hrDir = checkDir(path.join(root, `DIV2K_${split}_HR`), 'datasets.div2k: HR folder');
     const hrNames = imageFiles(hrDir).filter((f) => /^\d{4}\.png$/i.test(f));
@@ -256,8 +254,8 @@ export const datasets = {
 
   /** A benchmark set as EDSR ships them: root/name/HR/baby.png with root/name/LR_bicubic/X{s}/babyx{s}.png. */
   benchmark(root: string, name: string, options: LayoutOptions): Dataset {
-    const o = checkOptions(options, ['scale', 'cacheBytes', 'lr'], 'datasets.benchmark') as LayoutOptions;
-    if (typeof name !== 'string' || name.length === 0) throw new KDSError('E_ARG', `datasets.benchmark: name must be a set name such as 'Set5', got ${describe(name)}`);
+    const o = datasetOptions(options, ['scale', 'cacheBytes', 'lr'], 'datasets.benchmark') as LayoutOptions;
+    if (typeof name !== 'string' || name.length === 0) throw invalidParameterError('datasets.benchmark: name', "a set name such as 'Set5'", name);
     checkDir(root, 'datasets.benchmark: root');
     const hrDir = checkDir(path.join(root, name, 'HR'), `datasets.benchmark: HR folder of ${name}`);
     const hrNames = imageFiles(hrDir);

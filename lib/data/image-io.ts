@@ -5,7 +5,8 @@ import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { awaitNative, KDSError } from '../errors';
 import { native, NativeTensor, NativeTensorArg } from '../native';
-import { checkTensorData, describe, Tensor, TensorData, TensorLike } from '../tensor';
+import { checkTensorData, Tensor, TensorData, TensorLike } from '../tensor';
+import { invalidParameterError, nonEmptyString } from '../validate';
 
 /** An image argument: a file path, a {@link Tensor} or `{ data, shape }` ([1, 3, h, w] or [3, h, w], 0..255). */
 export type ImageInput = string | TensorLike;
@@ -16,7 +17,6 @@ let sharpModule: SharpModule | undefined;
 function sharp(): SharpModule {
   if (!sharpModule) {
     try {
-      // eslint-disable-next-line @typescript-eslint/no-var-requires
       sharpModule = require('sharp') as SharpModule;
     } catch (err) {
       throw new KDSError('E_NATIVE', `kds: the image library sharp could not be loaded (${(err as Error).message.split('\n')[0]}); reinstall kds's dependencies`, { cause: err });
@@ -35,7 +35,7 @@ export interface DecodedPixels {
 }
 
 async function checkFile(file: unknown, what: string): Promise<string> {
-  if (typeof file !== 'string' || file.length === 0) throw new KDSError('E_ARG', `${what} must be a non-empty path, got ${describe(file)}`);
+  if (typeof file !== 'string' || file.length === 0) throw invalidParameterError(what, 'a non-empty path', file);
   let stat: fs.Stats;
   try {
     stat = await fs.promises.stat(file);
@@ -100,7 +100,7 @@ export async function readImage(file: string): Promise<Tensor> {
  * or not at all. Values are clamped to 0..255 and rounded.
  */
 export async function writeImage(file: string, image: TensorLike): Promise<void> {
-  if (typeof file !== 'string' || file.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${describe(file)}`);
+  nonEmptyString(file, 'path');
   if (path.extname(file).toLowerCase() !== '.png') throw new KDSError('E_ARG', `writeImage writes PNG files: '${file}' must end in .png`);
   const pixels = await awaitNative(() => native().imageToPixels(imageTensorArg(image, 'image')));
   const png = await sharp()(pixels.data, { raw: { width: pixels.width, height: pixels.height, channels: 3 } }).png().toBuffer();

@@ -1,8 +1,9 @@
 // Bicubic resizing by an integer factor, as MATLAB's imresize does it (the way DIV2K's and the
 // benchmarks' LR images were made).
-import { awaitNative, KDSError } from '../errors';
+import { awaitNative } from '../errors';
 import { native } from '../native';
-import { describe, Tensor } from '../tensor';
+import { Tensor } from '../tensor';
+import { boolean, checkOptions } from '../validate';
 import { ImageInput, resolveImage } from './image-io';
 import { checkScale } from './scale';
 
@@ -12,10 +13,8 @@ export interface ResizeOptions {
 }
 
 function checkQuantize(options: ResizeOptions): boolean {
-  if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `resize options must be an object, got ${describe(options)}`);
-  const q = options.quantize ?? false;
-  if (typeof q !== 'boolean') throw new KDSError('E_ARG', `quantize must be a boolean, got ${describe(q)}`);
-  return q;
+  checkOptions(options, 'resize options', ['quantize']);
+  return boolean(options.quantize ?? false, 'quantize');
 }
 
 /**

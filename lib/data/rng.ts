@@ -1,13 +1,13 @@
 // A small seeded generator for the sampler's choices (which image, where, which symmetry). The choices
 // are a few numbers per patch, so speed does not matter; reproducibility does.
-import { KDSError } from '../errors';
+import { nonNegativeSafeInt } from '../validate';
 
 /** mulberry32, seeded through a splitmix32 step so that nearby seeds give unrelated streams. */
 export class Random {
   #state: number;
 
   constructor(seed: number) {
-    if (!Number.isSafeInteger(seed) || seed < 0) throw new KDSError('E_ARG', `seed must be a non-negative integer, got ${String(seed)}`);
+    nonNegativeSafeInt(seed, 'seed');
     // Fold the high bits in, then scramble.
     let s = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
     s = (s + 0x9e3779b9) | 0;

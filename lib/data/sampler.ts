@@ -3,8 +3,8 @@
 // transforming and stacking (the core) run off the JS thread, `prefetch` batches ahead.
 import { awaitNative, KDSError } from '../errors';
 import { native } from '../native';
-import { describe, Tensor } from '../tensor';
-import { oneOf } from '../validate';
+import { Tensor } from '../tensor';
+import { boolean, checkOptions, invalidParameterError, nonNegativeInt, nonNegativeSafeInt, oneOf, positiveInt } from '../validate';
 import { Dataset } from './datasets';
 import { Random } from './rng';
 import { checkScale } from './scale';
@@ -55,22 +55,17 @@ export class Sampler implements AsyncIterableIterator<Batch> {
 
   /** @internal Use {@link createSampler}. */
   constructor(dataset: Dataset, options: SamplerOptions) {
-    if (!(dataset instanceof Dataset)) throw new KDSError('E_ARG', `dataset must be a kds Dataset (from datasets.folder/div2k/benchmark), got ${describe(dataset)}`);
-    if (typeof options !== 'object' || options === null) throw new KDSError('E_ARG', `sampler options must be an object, got ${describe(options)}`);
-    for (const key of Object.keys(options))
-      if (!OPTION_KEYS.includes(key)) throw new KDSError('E_ARG', `unknown sampler option '${key}': expected ${OPTION_KEYS.join(', ')}`);
+    if (!(dataset instanceof Dataset)) throw invalidParameterError('dataset', 'a kds Dataset (from datasets.folder/div2k/benchmark)', dataset);
+    checkOptions(options, 'sampler options', OPTION_KEYS);
     this.#dataset = dataset;
     this.patchSize = positiveInt(options.patchSize ?? 48, 'patchSize');
     this.batchSize = positiveInt(options.batchSize ?? 16, 'batchSize');
     this.scale = checkScale(options.scale ?? dataset.scale);
     if (this.scale !== dataset.scale) throw new KDSError('E_ARG', `scale ${this.scale} differs from the dataset's scale ${dataset.scale}`);
-    this.seed = options.seed ?? Math.floor(Math.random() * 2 ** 32);
+    this.seed = nonNegativeSafeInt(options.seed ?? Math.floor(Math.random() * 2 ** 32), 'seed');
     this.#random = new Random(this.seed);
-    if (options.augment !== undefined && typeof options.augment !== 'boolean') throw new KDSError('E_ARG', `augment must be a boolean, got ${describe(options.augment)}`);
-    this.augment = options.augment ?? true;
-    const prefetch = options.prefetch ?? 2;
-    if (!Number.isInteger(prefetch) || prefetch < 0) throw new KDSError('E_ARG', `prefetch must be an integer >= 0, got ${describe(prefetch)}`);
-    this.prefetch = prefetch;
+    this.augment = boolean(options.augment ?? true, 'augment');
+    this.prefetch = nonNegativeInt(options.prefetch ?? 2, 'prefetch');
     this.crops = oneOf(options.crops ?? 'pairs', 'crops', ['pairs', 'photo'] as const);
   }
 
@@ -146,11 +141,6 @@ export class Sampler implements AsyncIterableIterator<Batch> {
     );
     return { lr: new Tensor(out.lr), hr: new Tensor(out.hr) };
   }
-}
-
-function positiveInt(value: unknown, name: string): number {
-  if (!Number.isInteger(value) || (value as number) < 1) throw new KDSError('E_ARG', `${name} must be a positive integer, got ${describe(value)}`);
-  return value as number;
 }
 
 /** Random LR/HR training patches from `dataset`; see {@link SamplerOptions} for the defaults. */

@@ -132,7 +132,6 @@ type SharpModule = typeof import('sharp');
 /** @internal sharp, loaded on first use. */
 export function sharpModule(): SharpModule {
   try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
     return require('sharp') as SharpModule;
   } catch (err) {
     throw new KDSError('E_NATIVE', `the image library sharp could not be loaded (${(err as Error).message.split('\n')[0]}); reinstall kds's dependencies`, { cause: err });

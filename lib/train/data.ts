@@ -5,7 +5,7 @@ import { createSampler } from '../data/sampler';
 import { evaluate } from '../evaluate';
 import type { Model } from '../models';
 import { Scores } from '../evaluate';
-import type { ValidationScores, Validator } from './fit';
+import type { ValidationScores, Validator } from './validator';
 import { BatchSource, seededBlocks } from './source';
 
 export interface SamplingOptions {

@@ -1,6 +1,5 @@
 // What a person watches while fit runs: a live bar on a terminal, plain lines elsewhere (CI logs).
-import { KDSError } from '../errors';
-import { describe } from '../tensor';
+import { oneOf } from '../validate';
 
 export type ProgressMode = 'auto' | 'bar' | 'lines' | 'none';
 
@@ -54,8 +53,7 @@ function describeStep(p: ProgressStep): string {
  * 'auto' picks 'bar' when the stream is a terminal. `every` defaults to about 20 lines per run.
  */
 export function createProgress(mode: ProgressMode = 'auto', stream: TextStream = process.stderr, every?: number): Progress {
-  if (!['auto', 'bar', 'lines', 'none'].includes(mode))
-    throw new KDSError('E_ARG', `progress must be 'auto', 'bar', 'lines' or 'none', got ${describe(mode)}`);
+  oneOf(mode, 'progress', ['auto', 'bar', 'lines', 'none']);
   if (mode === 'none') return { step() {}, note() {}, end() {} };
   const bar = mode === 'bar' || (mode === 'auto' && stream.isTTY === true);
   if (!bar) {

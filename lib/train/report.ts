@@ -5,6 +5,7 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-file';
 import { KDSError } from '../errors';
 import { Tensor } from '../tensor';
+import { checkOptions, invalidParameterError, nonEmptyString } from '../validate';
 import { chartSvg, COLORS, Panel, Series, sharpModule, smooth, svgToPng, thin } from './charts';
 import type { LogRecord, StepRecord, ValidationRecord } from './log';
 
@@ -146,7 +147,11 @@ function htmlEscape(text: string): string {
 
 /** Writes report.md, report.html, report-chart.png and (with crops) report-crops.png into outDir. */
 export async function writeReport(options: ReportOptions): Promise<ReportFiles> {
-  const { outDir, title } = options;
+  checkOptions(options ?? null, 'report options', ['outDir', 'title', 'runs', 'table', 'crops', 'notes']);
+  const outDir = nonEmptyString(options.outDir, 'outDir');
+  const title = options.title;
+  if (typeof title !== 'string') throw invalidParameterError('title', 'a string', title);
+  if (!Array.isArray(options.runs)) throw invalidParameterError('runs', 'an array of { label, log }', options.runs);
   fs.mkdirSync(outDir, { recursive: true });
   const chart = path.join(outDir, 'report-chart.png');
   writeFileAtomicSync(chart, await svgToPng(chartSvg(reportPanels(options.runs))));

@@ -1,7 +1,7 @@
 // Learning-rate schedules. Each is a pure function of the step, so a checkpoint needs only the step
 // count (and the options, to check that a resumed run uses the same schedule).
 import { KDSError } from '../errors';
-import { describe } from '../tensor';
+import { checkOptions, intInRange, invalidParameterError, isPlainObject, numberInRange, oneOf, positiveNumber } from '../validate';
 
 /** FAKD's schedule: `lr` halved (times `gamma`) at each milestone step. */
 export interface MultiStepSchedule {
@@ -38,16 +38,7 @@ export interface Schedule {
 
 export const DEFAULT_LR = 1e-4;
 
-function positiveNumber(value: unknown, name: string): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
-    throw new KDSError('E_ARG', `schedule.${name} must be a finite number > 0, got ${describe(value)}`);
-  return value;
-}
-
-function checkKeys(options: object, allowed: string[], type: string): void {
-  for (const key of Object.keys(options))
-    if (!allowed.includes(key)) throw new KDSError('E_ARG', `unknown option '${key}' for a ${type} schedule: expected ${allowed.join(', ')}`);
-}
+const KEYS = { constant: ['type', 'lr'], multistep: ['type', 'lr', 'milestones', 'gamma'], cosine: ['type', 'lr', 'minLr', 'warmup'] } as const;
 
 /**
  * Checks schedule options for a run of `steps` steps and fills in the defaults. The default schedule
@@ -56,22 +47,22 @@ function checkKeys(options: object, allowed: string[], type: string): void {
  */
 export function createSchedule(options: ScheduleOptions | undefined, steps: number): Schedule {
   const o = options ?? { type: 'multistep' };
-  if (typeof o !== 'object' || o === null) throw new KDSError('E_ARG', `schedule must be an object such as { type: 'cosine' }, got ${describe(o)}`);
-  const lr = positiveNumber(o.lr ?? DEFAULT_LR, 'lr');
+  if (!isPlainObject(o)) throw invalidParameterError('schedule', "an object such as { type: 'cosine' }", o);
+  const type = oneOf(o.type, 'schedule.type', ['multistep', 'cosine', 'constant']);
+  checkOptions(o, `${type} schedule`, KEYS[type]);
+  const lr = positiveNumber(o.lr ?? DEFAULT_LR, 'schedule.lr');
   switch (o.type) {
     case 'constant': {
-      checkKeys(o, ['type', 'lr'], 'constant');
       return { options: { type: 'constant', lr }, rate: () => lr };
     }
     case 'multistep': {
-      checkKeys(o, ['type', 'lr', 'milestones', 'gamma'], 'multistep');
       // Default: 50% and 75% of the run; short runs keep only the distinct ones before the last step.
       const milestones = o.milestones ?? [...new Set([Math.round(steps / 2), Math.round((3 * steps) / 4)])].filter((m) => m > 0 && m < steps);
       if (!Array.isArray(milestones) || !milestones.every((m) => Number.isInteger(m) && m > 0))
-        throw new KDSError('E_ARG', `schedule.milestones must be an array of positive integers (steps), got ${describe(milestones)}`);
+        throw invalidParameterError('schedule.milestones', 'an array of positive integers (steps)', milestones);
       for (let i = 1; i < milestones.length; i++)
         if (milestones[i] <= milestones[i - 1]) throw new KDSError('E_ARG', `schedule.milestones must increase, got [${milestones.join(', ')}]`);
-      const gamma = positiveNumber(o.gamma ?? 0.5, 'gamma');
+      const gamma = positiveNumber(o.gamma ?? 0.5, 'schedule.gamma');
       return {
         options: { type: 'multistep', lr, milestones: [...milestones], gamma },
         // The milestone step itself still uses the old rate: it "happens after" that step.
@@ -79,13 +70,8 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
       };
     }
     case 'cosine': {
-      checkKeys(o, ['type', 'lr', 'minLr', 'warmup'], 'cosine');
-      const minLr = o.minLr ?? 0;
-      if (typeof minLr !== 'number' || !Number.isFinite(minLr) || minLr < 0 || minLr > lr)
-        throw new KDSError('E_ARG', `schedule.minLr must be a number from 0 to lr (${lr}), got ${describe(minLr)}`);
-      const warmup = o.warmup ?? 0;
-      if (!Number.isInteger(warmup) || warmup < 0 || warmup >= Math.max(1, steps))
-        throw new KDSError('E_ARG', `schedule.warmup must be an integer from 0 to steps - 1 (${steps - 1}), got ${describe(warmup)}`);
+      const minLr = numberInRange(o.minLr ?? 0, 'schedule.minLr', 0, lr);
+      const warmup = intInRange(o.warmup ?? 0, 'schedule.warmup', 0, Math.max(1, steps) - 1);
       return {
         options: { type: 'cosine', lr, minLr, warmup },
         rate: (step) => {
@@ -95,7 +81,5 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
         },
       };
     }
-    default:
-      throw new KDSError('E_ARG', `schedule.type must be 'multistep', 'cosine' or 'constant', got ${describe((o as { type?: unknown }).type)}`);
   }
 }

@@ -2,7 +2,8 @@
 // where it is (`state`, JSON) and go back there (`restore`), so that a resumed run sees the same batches
 // as an uninterrupted one.
 import { KDSError } from '../errors';
-import { describe, TensorLike } from '../tensor';
+import type { TensorLike } from '../tensor';
+import { invalidParameterError, nonNegativeSafeInt, positiveInt } from '../validate';
 
 /** One training batch: LR [n, 3, h, w] and HR [n, 3, s*h, s*w], values 0..255. */
 export interface Batch {
@@ -40,9 +41,9 @@ export function blockSeed(seed: number, block: number): number {
  * batch assemblies and needs nothing from the sampler but determinism from its seed.
  */
 export function seededBlocks(open: (seed: number) => SeededStream, seed: number, blockSize = 1000): BatchSource {
-  if (typeof open !== 'function') throw new KDSError('E_ARG', `seededBlocks: open must be a function (seed) => sampler, got ${describe(open)}`);
-  if (!Number.isSafeInteger(seed) || seed < 0) throw new KDSError('E_ARG', `seed must be a non-negative integer, got ${describe(seed)}`);
-  if (!Number.isInteger(blockSize) || blockSize < 1) throw new KDSError('E_ARG', `blockSize must be a positive integer, got ${describe(blockSize)}`);
+  if (typeof open !== 'function') throw invalidParameterError('seededBlocks: open', 'a function (seed) => sampler', open);
+  nonNegativeSafeInt(seed, 'seed');
+  positiveInt(blockSize, 'blockSize');
   let drawn = 0;
   let stream: SeededStream | undefined;
 

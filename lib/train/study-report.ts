@@ -4,7 +4,7 @@ import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { COLORS, svgToPng } from './charts';
 import { formatInterval } from './stats';
-import type { RecipeSummary, StudyResult } from './study';
+import type { RecipeSummary, StudyResult } from './study-result';
 
 type Body = Omit<StudyResult, 'files'>;
 

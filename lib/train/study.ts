@@ -10,7 +10,7 @@ import { Dataset } from '../data/datasets';
 import { KDSError } from '../errors';
 import { evaluate, Scores } from '../evaluate';
 import { KDS, LossOptions } from '../kds';
-import { resolveLoss } from '../loss-spec';
+import { lossOptions } from '../session-options';
 import { Model } from '../models';
 import { manualSeed } from '../runtime';
 import {
@@ -18,9 +18,12 @@ import {
 } from '../validate';
 import type { FitOptions } from './fit';
 import type { ScheduleOptions } from './schedule';
-import { PairedInterval, pairedInterval } from './stats';
+import { pairedInterval } from './stats';
 import { writeStudyReport } from './study-report';
+import type { RecipeSummary, RunResult, StudyResult } from './study-result';
 import { teacherLabelledSource } from './teacher-labelled';
+
+export type { RecipeSummary, RunResult, StudyResult } from './study-result';
 
 /** One way of training the student: a loss (as setLoss takes it) and optionally teacher-labelled data. */
 export interface Recipe {
@@ -92,45 +95,6 @@ export interface StudyOptions {
   progress?: FitOptions['progress'];
 }
 
-/** One recipe trained with one seed, scored on the held-out photographs. */
-export interface RunResult {
-  recipe: string;
-  seed: number;
-  steps: number;
-  trainSeconds: number;
-  /** The final weights. */
-  final: Scores & { images: number[] };
-  /** The weights with the best validation PSNR (the final ones when there is no validation). */
-  best: Scores & { images: number[]; step: number };
-}
-
-export interface RecipeSummary {
-  recipe: string;
-  description: string;
-  seeds: number;
-  /** Mean over seeds. */
-  final: Scores;
-  best: Scores;
-  /** Paired differences with scratch, per seed in seed order, and their intervals; absent for scratch. */
-  vsScratch?: {
-    final: { psnr: PairedInterval; ssim: PairedInterval; psnrPerSeed: number[] };
-    best: { psnr: PairedInterval; ssim: PairedInterval; psnrPerSeed: number[] };
-  };
-}
-
-export interface StudyResult {
-  headline: 'best' | 'final';
-  seeds: number[];
-  steps: number;
-  bicubic: Scores;
-  teacher: Scores;
-  recipes: RecipeSummary[];
-  runs: RunResult[];
-  /** One sentence the numbers support. */
-  verdict: string;
-  files: { json: string; markdown: string; png: string };
-}
-
 const KEYS = [
   'teacher', 'student', 'train', 'val', 'test', 'recipes', 'seeds', 'unlabelled', 'steps', 'batchSize', 'patchSize', 'schedule', 'fit',
   'validations', 'headline', 'outDir', 'resume', 'log', 'progress',
@@ -171,7 +135,7 @@ function checkRecipe(value: unknown, name: string): Recipe {
 }
 
 function usesTeacher(r: Recipe): boolean {
-  const loss = resolveLoss(r.loss);
+  const loss = lossOptions(r.loss);
   return r.teacherData !== undefined || loss.TS > 0 || loss.features.some((f) => f.weight > 0);
 }
 

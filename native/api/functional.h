@@ -19,13 +19,14 @@ struct FeatureInput {
   Shape shape;
 };
 
+// No defaults here: lib/functional.ts sets every field.
 struct SpatialAffinityOptions {
-  std::string impl = "fused";  // "fused" (tiled) or "plain" (the reference formula)
-  double eps = 1e-8;
-  int64_t tile = 0;            // fused only; 0 chooses from the shapes and the device
-  std::string pool = "none";   // "none", "max" or "avg"
-  int poolSize = 2;
-  bool float64 = false;        // compute in double precision (inputs converted)
+  std::string impl;  // "fused" (tiled) or "plain" (the reference formula)
+  double eps{};
+  int64_t tile{};  // fused only; 0 chooses from the shapes and the device
+  std::string pool;  // "none", "max" or "avg"
+  int poolSize{};
+  bool float64{};  // compute in double precision (inputs converted)
 };
 
 struct LossWithGrad {

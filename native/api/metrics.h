@@ -6,10 +6,11 @@
 
 namespace kds {
 
+// No defaults here: lib/ sets every field.
 struct QualityOptions {
-  int64_t shave = 0;  // border pixels ignored on every side (SR papers: the scale)
-  bool psnr = true;
-  bool ssim = true;
+  int64_t shave{};  // border pixels ignored on every side (SR papers: the scale)
+  bool psnr{};
+  bool ssim{};
 };
 
 struct Quality {

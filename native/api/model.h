@@ -1,4 +1,4 @@
-// Super-resolution models as the glue sees them: built in C++ (EDSR) or loaded from TorchScript.
+// Super-resolution models as the glue sees them: built in C++ (EDSR, RCAN, SAN) or loaded from TorchScript.
 // Every model maps an image batch (N,3,H,W on 0..255) to (feature maps, SR output).
 #pragma once
 #include <cstdint>
@@ -16,37 +16,39 @@ struct ForwardResult {
   TensorPtr output;
 };
 
+// Model options: lib/model-specs.ts owns the defaults and checks and sends every field; no second set of
+// defaults here (fields are value-initialised).
 struct EdsrOptions {
-  int scale = 2;
-  int nResblocks = 16;
-  int nFeats = 64;
-  double resScale = 1.0;
-  double rgbRange = 255.0;
-  int nColors = 3;
+  int scale{};
+  int nResblocks{};
+  int nFeats{};
+  double resScale{};
+  double rgbRange{};
+  int nColors = 3;  // not an option: kds models are RGB
 };
 
-// RCAN (Zhang et al. 2018). Defaults: the published model (10 groups x 20 RCABs, 64 channels).
+// RCAN (Zhang et al. 2018).
 struct RcanOptions {
-  int scale = 2;
-  int nResgroups = 10;
-  int nResblocks = 20;
-  int nFeats = 64;
-  int reduction = 16;
-  double resScale = 1.0;
-  double rgbRange = 255.0;
+  int scale{};
+  int nResgroups{};
+  int nResblocks{};
+  int nFeats{};
+  int reduction{};
+  double resScale{};
+  double rgbRange{};
   // Residual groups (1-based counts) after which a feature is tapped; empty: the default rule.
   std::vector<int> featureGroups;
 };
 
-// SAN (Dai et al. 2019). Defaults: the published model (20 groups x 10 blocks, 64 channels).
+// SAN (Dai et al. 2019).
 struct SanOptions {
-  int scale = 2;
-  int nResgroups = 20;
-  int nResblocks = 10;
-  int nFeats = 64;
-  int reduction = 16;
-  int nonLocalChannels = 0;  // inner channels of the non-local block; 0: nFeats / 8 (the SAN release)
-  double rgbRange = 255.0;
+  int scale{};
+  int nResgroups{};
+  int nResblocks{};
+  int nFeats{};
+  int reduction{};
+  int nonLocalChannels{};  // inner channels of the non-local block; 0: nFeats / 8 (the SAN release)
+  double rgbRange{};
   std::vector<int> featureGroups;  // as in RcanOptions
 };
 
@@ -59,8 +61,8 @@ struct ModelSummary {
   std::vector<std::vector<int64_t>> featureShapes;  // [C, h, w] per feature tap
 };
 
-struct LoadOptions {
-  bool strict = true;
+struct LoadOptions {  // set by lib/models.ts
+  bool strict{};
 };
 
 class Model {

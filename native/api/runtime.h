@@ -15,8 +15,8 @@ struct BuildInfo {
   bool cudnnBenchmark = false;
   int numThreads = 0;
   std::string parallelInfo;
-  bool distributed = false;  // built with c10d/Gloo (kds.setDistributed works)
-  bool nccl = false;         // a CUDA build with c10d/NCCL (backend 'nccl')
+  bool gloo = false;  // built with c10d's Gloo backend (setDistributed with backend 'gloo')
+  bool nccl = false;  // a CUDA build with c10d's NCCL backend (backend 'nccl')
 };
 
 // Intra-op threads for every call made after this, on any thread (OpenMP keeps the count per thread,

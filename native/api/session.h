@@ -12,6 +12,10 @@
 
 namespace kds {
 
+// The option structs below carry no defaults (fields are value-initialised): lib/session-options.ts and
+// lib/distributed.ts own the defaults and checks and set every field. A new Session has no loss, optimiser
+// or precision settings until they are set; KDS's constructor sets all three.
+
 // One feature-distillation term of the loss (api/feature_terms.h; formulas in docs/losses.md).
 struct FeatureTermSpec {
   std::string type;            // a registered term: "SA", "PSA", "RBF", "MMD", "CA", "IA", "FSP", "AT", "fitnet"
@@ -22,29 +26,29 @@ struct FeatureTermSpec {
 
 struct LossOptions {
   // Total = DS * L1(student, HR) + TS * L1(student, teacher) + sum over the features of weight * term.
-  double weightDS = 0.5;
-  double weightTS = 0.5;
+  double weightDS{};
+  double weightTS{};
   std::vector<FeatureTermSpec> features;
 };
 
 struct AdamOptions {
-  double lr = 1e-4;
-  double beta1 = 0.9;
-  double beta2 = 0.999;
-  double eps = 1e-8;
-  double weightDecay = 0.0;
+  double lr{};
+  double beta1{};
+  double beta2{};
+  double eps{};
+  double weightDecay{};
 };
 
 // Mixed precision of the training step. "bf16" and "fp16" run the teacher and student forward passes under
 // autocast and compute the loss in float32 on float32 copies of their outputs; weights, gradients and
 // Adam's state stay float32. "fp16" also scales the loss (dynamic loss scaling; torch.amp.GradScaler's
-// defaults below).
+// defaults, set in lib/kds.ts).
 struct PrecisionOptions {
-  std::string precision = "fp32";  // "fp32", "bf16" or "fp16"
-  double initScale = 65536.0;
-  double growthFactor = 2.0;
-  double backoffFactor = 0.5;
-  int64_t growthInterval = 2000;
+  std::string precision;  // "fp32", "bf16" or "fp16"
+  double initScale{};
+  double growthFactor{};
+  double backoffFactor{};
+  int64_t growthInterval{};
 };
 
 // Wall-clock milliseconds of the phases of one train() call, timed with std::chrono::steady_clock on the
@@ -73,12 +77,12 @@ struct StepLosses {
 
 // Data-parallel training across processes (see docs/distributed.md). lib/ validates the values.
 struct DistributedOptions {
-  int rank = 0;
-  int worldSize = 1;
-  std::string masterAddr = "127.0.0.1";
-  int masterPort = 29500;
-  std::string backend = "gloo";  // "gloo" (CPU) or "nccl" (CUDA builds only)
-  int64_t timeoutMs = 60000;     // rendezvous and every collective; a dead peer fails a step within it
+  int rank{};
+  int worldSize{};
+  std::string masterAddr;
+  int masterPort{};
+  std::string backend;  // "gloo" (CPU) or "nccl" (CUDA builds only)
+  int64_t timeoutMs{};  // rendezvous and every collective; a dead peer fails a step within it
 };
 
 class Session {

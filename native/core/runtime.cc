@@ -98,7 +98,7 @@ BuildInfo buildInfo() {
   info.cudnnBenchmark = cudnnBenchmark();
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
-  info.distributed = dist::available();
+  info.gloo = dist::available();
   info.nccl = dist::ncclAvailable();
   return info;
 }

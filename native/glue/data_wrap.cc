@@ -149,9 +149,9 @@ Napi::Value imageQuality(const Napi::CallbackInfo& info) {
   TensorArg hr = readTensorArg(info[1], "hr", keep);
   auto o = objectArg(info, 2, "options");
   QualityOptions options;
-  options.shave = static_cast<int64_t>(numberOption(o, "shave", 0));
-  options.psnr = boolOption(o, "psnr", true);
-  options.ssim = boolOption(o, "ssim", true);
+  options.shave = static_cast<int64_t>(numberOption(o, "shave"));
+  options.psnr = boolOption(o, "psnr");
+  options.ssim = boolOption(o, "ssim");
   return PromiseWorker<Quality>::start(
       env, [=] { return kds::imageQuality(*sr.resolve(), *hr.resolve(), options); },
       [](Napi::Env env, Quality& q) -> Napi::Value {

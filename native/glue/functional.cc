@@ -63,12 +63,12 @@ Napi::Value spatialAffinityLoss(const Napi::CallbackInfo& info) {
     FeatureInput teacher = readFeatureArg(info[1], "teacher", keep);
     auto o = objectArg(info, 2, "options");
     SpatialAffinityOptions options;
-    options.impl = stringOption(o, "impl", options.impl);
-    options.eps = numberOption(o, "eps", options.eps);
-    options.tile = static_cast<int64_t>(numberOption(o, "tile", static_cast<double>(options.tile)));
-    options.pool = stringOption(o, "pool", options.pool);
-    options.poolSize = static_cast<int>(numberOption(o, "poolSize", options.poolSize));
-    const std::string dtype = stringOption(o, "dtype", "float32");
+    options.impl = stringOption(o, "impl");
+    options.eps = numberOption(o, "eps");
+    options.tile = static_cast<int64_t>(numberOption(o, "tile"));
+    options.pool = stringOption(o, "pool");
+    options.poolSize = static_cast<int>(numberOption(o, "poolSize"));
+    const std::string dtype = stringOption(o, "dtype");
     if (dtype != "float32" && dtype != "float64")
       throw makeError(env, ErrorCode::Argument, "option 'dtype' must be 'float32' or 'float64', got '" + dtype + "'");
     options.float64 = dtype == "float64";
@@ -107,11 +107,11 @@ Napi::Value featureLoss(const Napi::CallbackInfo& info) {
     auto students = readFeatureList(info[1], "students", keep);
     auto teachers = readFeatureList(info[2], "teachers", keep);
     auto o = objectArg(info, 3, "options");
-    TermOptions options = readTermOptions(o, term, "featureLoss");
-    Napi::Value dtype = o.Get("dtype");
-    if (!dtype.IsString() || (dtype.As<Napi::String>().Utf8Value() != "float32" && dtype.As<Napi::String>().Utf8Value() != "float64"))
-      throw makeError(env, ErrorCode::Argument, "featureLoss: option 'dtype' must be 'float32' or 'float64'");
-    const bool float64 = dtype.As<Napi::String>().Utf8Value() == "float64";
+    TermOptions options = readTermOptions(o, term);
+    const std::string dtype = stringOption(o, "dtype");
+    if (dtype != "float32" && dtype != "float64")
+      throw makeError(env, ErrorCode::Argument, "option 'dtype' must be 'float32' or 'float64', got '" + dtype + "'");
+    const bool float64 = dtype == "float64";
     return PromiseWorker<FeatureLossResult>::start(
         env,
         PromiseWorker<FeatureLossResult>::onThread(

@@ -34,7 +34,7 @@ ModelWrap* ModelWrap::unwrapIf(Napi::Value value) {
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info), env_(info.Env()) {
   if (info.Length() != 1 || !info[0].IsExternal())
-    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr() or loadTorchScript()");
+    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr/rcan/san/studentOf() or loadTorchScript()");
   // take the reference out of the holder: dispose() must drop it now, not when the GC frees the External
   model_ = std::move(*info[0].As<Napi::External<ModelPtr>>().Data());
   if (model_) {
@@ -114,7 +114,7 @@ Napi::Value ModelWrap::loadStateDict(const Napi::CallbackInfo& info) {
   ModelPtr m = model(env);
   std::string path = stringArg(info, 0, "path");
   LoadOptions options;
-  options.strict = boolOption(objectArg(info, 1, "options"), "strict", true);
+  options.strict = boolOption(objectArg(info, 1, "options"), "strict");
   return PromiseWorker<Nothing>::start(
       env, [m, path, options] { m->loadStateDict(path, options); return Nothing{}; },
       [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()});
@@ -124,8 +124,8 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelPtr m = model(env);
   auto o = objectArg(info, 0, "options");
-  const auto height = static_cast<int64_t>(numberOption(o, "height", 0));
-  const auto width = static_cast<int64_t>(numberOption(o, "width", 0));
+  const auto height = static_cast<int64_t>(numberOption(o, "height"));
+  const auto width = static_cast<int64_t>(numberOption(o, "width"));
   auto shapeArray = [](Napi::Env env, const std::vector<int64_t>& shape) {
     auto a = Napi::Array::New(env, shape.size());
     for (size_t i = 0; i < shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
@@ -154,28 +154,13 @@ Napi::Value createEdsr(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     auto o = objectArg(info, 0, "options");
     EdsrOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.resScale = numberOption(o, "resScale", options.resScale);
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    options.scale = static_cast<int>(numberOption(o, "scale"));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
+    options.resScale = numberOption(o, "resScale");
+    options.rgbRange = numberOption(o, "rgbRange");
     return ModelWrap::create(env, kds::createEdsr(options));
   });
-}
-
-// featureGroups: an optional array of group counts; empty means the architecture's default rule.
-static std::vector<int> intArrayOption(const Napi::Object& o, const char* key) {
-  std::vector<int> out;
-  Napi::Value v = o.Get(key);
-  if (v.IsUndefined()) return out;
-  if (!v.IsArray()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
-  auto a = v.As<Napi::Array>();
-  for (uint32_t i = 0; i < a.Length(); ++i) {
-    Napi::Value item = a.Get(i);
-    if (!item.IsNumber()) throw makeError(o.Env(), ErrorCode::Argument, std::string("option '") + key + "' must be an array of integers");
-    out.push_back(item.As<Napi::Number>().Int32Value());
-  }
-  return out;
 }
 
 Napi::Value createRcan(const Napi::CallbackInfo& info) {
@@ -183,13 +168,13 @@ Napi::Value createRcan(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     auto o = objectArg(info, 0, "options");
     RcanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
-    options.resScale = numberOption(o, "resScale", options.resScale);
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    options.scale = static_cast<int>(numberOption(o, "scale"));
+    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups"));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
+    options.reduction = static_cast<int>(numberOption(o, "reduction"));
+    options.resScale = numberOption(o, "resScale");
+    options.rgbRange = numberOption(o, "rgbRange");
     options.featureGroups = intArrayOption(o, "featureGroups");
     return ModelWrap::create(env, kds::createRcan(options));
   });
@@ -200,13 +185,13 @@ Napi::Value createSan(const Napi::CallbackInfo& info) {
   return guarded(env, [&]() -> Napi::Value {
     auto o = objectArg(info, 0, "options");
     SanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale", options.scale));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups", options.nResgroups));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks", options.nResblocks));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats", options.nFeats));
-    options.reduction = static_cast<int>(numberOption(o, "reduction", options.reduction));
-    options.nonLocalChannels = static_cast<int>(numberOption(o, "nonLocalChannels", options.nonLocalChannels));
-    options.rgbRange = numberOption(o, "rgbRange", options.rgbRange);
+    options.scale = static_cast<int>(numberOption(o, "scale"));
+    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups"));
+    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
+    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
+    options.reduction = static_cast<int>(numberOption(o, "reduction"));
+    options.nonLocalChannels = static_cast<int>(numberOption(o, "nonLocalChannels"));
+    options.rgbRange = numberOption(o, "rgbRange");
     options.featureGroups = intArrayOption(o, "featureGroups");
     return ModelWrap::create(env, kds::createSan(options));
   });

@@ -31,10 +31,14 @@ Napi::Function SessionWrap::define(Napi::Env env) {
 SessionWrap::SessionWrap(const Napi::CallbackInfo& info)
     : Napi::ObjectWrap<SessionWrap>(info), session_(std::make_shared<Session>()) {}
 
+// Names the call whose work holds the session, so the message says what to await.
+std::string SessionWrap::busyMessage(const char* method) const {
+  return std::string(method) + "(): " + busyWith_ + "() is still running on this session; await it first";
+}
+
 Session& SessionWrap::session(Napi::Env env, const char* method) {
   if (!session_) throw makeError(env, ErrorCode::State, std::string(method) + "(): this KDS session was disposed");
-  if (busy_)
-    throw makeError(env, ErrorCode::State, std::string(method) + "(): a training step or save is running; await it first");
+  if (busyWith_) throw makeError(env, ErrorCode::State, busyMessage(method));
   return *session_;
 }
 
@@ -53,7 +57,7 @@ Napi::Value SessionWrap::device(const Napi::CallbackInfo& info) {
 
 static ModelPtr modelArg(const Napi::CallbackInfo& info, const char* role) {
   auto* wrap = info.Length() > 0 ? ModelWrap::unwrapIf(info[0]) : nullptr;
-  if (!wrap) throw makeError(info.Env(), ErrorCode::Argument, std::string(role) + " must be a kds Model (models.edsr() or loadTorchScript())");
+  if (!wrap) throw makeError(info.Env(), ErrorCode::Argument, std::string(role) + " must be a kds Model (from models.edsr/rcan/san/studentOf() or loadTorchScript())");
   return wrap->model(info.Env());
 }
 
@@ -80,9 +84,9 @@ Napi::Value SessionWrap::setLoss(const Napi::CallbackInfo& info) {
   auto& s = session(env, "setLoss");
   auto o = objectArg(info, 0, "loss options");
   LossOptions options;
-  options.weightDS = numberOption(o, "DS", options.weightDS);
-  options.weightTS = numberOption(o, "TS", options.weightTS);
-  options.features = readFeatureTerms(o.Get("features"), "setLoss");
+  options.weightDS = numberOption(o, "DS");
+  options.weightTS = numberOption(o, "TS");
+  options.features = readFeatureTerms(o, "features");
   guarded(env, [&] { s.setLoss(options); });
   return env.Undefined();
 }
@@ -92,11 +96,11 @@ Napi::Value SessionWrap::setOptimizer(const Napi::CallbackInfo& info) {
   auto& s = session(env, "setOptimizer");
   auto o = objectArg(info, 0, "optimizer options");
   AdamOptions options;
-  options.lr = numberOption(o, "lr", options.lr);
-  options.beta1 = numberOption(o, "beta1", options.beta1);
-  options.beta2 = numberOption(o, "beta2", options.beta2);
-  options.eps = numberOption(o, "eps", options.eps);
-  options.weightDecay = numberOption(o, "weightDecay", options.weightDecay);
+  options.lr = numberOption(o, "lr");
+  options.beta1 = numberOption(o, "beta1");
+  options.beta2 = numberOption(o, "beta2");
+  options.eps = numberOption(o, "eps");
+  options.weightDecay = numberOption(o, "weightDecay");
   guarded(env, [&] { s.setOptimizer(options); });
   return env.Undefined();
 }
@@ -106,11 +110,11 @@ Napi::Value SessionWrap::setPrecision(const Napi::CallbackInfo& info) {
   auto& s = session(env, "setPrecision");
   auto o = objectArg(info, 0, "precision options");
   PrecisionOptions options;
-  options.precision = stringOption(o, "precision", options.precision);
-  options.initScale = numberOption(o, "initScale", options.initScale);
-  options.growthFactor = numberOption(o, "growthFactor", options.growthFactor);
-  options.backoffFactor = numberOption(o, "backoffFactor", options.backoffFactor);
-  options.growthInterval = static_cast<int64_t>(numberOption(o, "growthInterval", static_cast<double>(options.growthInterval)));
+  options.precision = stringOption(o, "precision");
+  options.initScale = numberOption(o, "initScale");
+  options.growthFactor = numberOption(o, "growthFactor");
+  options.backoffFactor = numberOption(o, "backoffFactor");
+  options.growthInterval = static_cast<int64_t>(numberOption(o, "growthInterval"));
   guarded(env, [&] { s.setPrecision(options); });
   return env.Undefined();
 }
@@ -130,7 +134,7 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
   std::vector<Napi::Value> keep{info.This()};
   TensorArg lr = readTensorArg(info[0], "lr", keep);
   TensorArg hr = readTensorArg(info[1], "hr", keep);
-  busy_ = true;
+  busyWith_ = "train";
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<StepLosses>::start(
       env, PromiseWorker<StepLosses>::onThread(thread_, [s, lr, hr] { return s->train(*lr.resolve(), *hr.resolve()); }),
@@ -156,19 +160,19 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
         out.Set("timings", timings);
         return out;
       },
-      keep, [this] { busy_ = false; });
+      keep, [this] { busyWith_ = nullptr; });
 }
 
 Napi::Value SessionWrap::saveStudent(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   session(env, "saveStudentModel");
   std::string path = stringArg(info, 0, "path");
-  busy_ = true;
+  busyWith_ = "saveStudentModel";
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
       env, PromiseWorker<Nothing>::onThread(thread_, [s, path] { s->saveStudent(path); return Nothing{}; }),
       [](Napi::Env env, Nothing&) { return env.Undefined(); },
-      {info.This()}, [this] { busy_ = false; });
+      {info.This()}, [this] { busyWith_ = nullptr; });
 }
 
 Napi::Value SessionWrap::saveCheckpoint(const Napi::CallbackInfo& info) {
@@ -176,23 +180,23 @@ Napi::Value SessionWrap::saveCheckpoint(const Napi::CallbackInfo& info) {
   session(env, "saveCheckpoint");
   std::string path = stringArg(info, 0, "path");
   std::string extra = info.Length() > 1 && info[1].IsString() ? info[1].As<Napi::String>().Utf8Value() : "";
-  busy_ = true;
+  busyWith_ = "saveCheckpoint";
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
       env, PromiseWorker<Nothing>::onThread(thread_, [s, path, extra] { s->saveCheckpoint(path, extra); return Nothing{}; }),
-      [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()}, [this] { busy_ = false; });
+      [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()}, [this] { busyWith_ = nullptr; });
 }
 
 Napi::Value SessionWrap::loadCheckpoint(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   session(env, "loadCheckpoint");
   std::string path = stringArg(info, 0, "path");
-  busy_ = true;
+  busyWith_ = "loadCheckpoint";
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<std::string>::start(
       env, PromiseWorker<std::string>::onThread(thread_, [s, path] { return s->loadCheckpoint(path); }),
       [](Napi::Env env, std::string& extra) -> Napi::Value { return Napi::String::New(env, extra); }, {info.This()},
-      [this] { busy_ = false; });
+      [this] { busyWith_ = nullptr; });
 }
 
 Napi::Value SessionWrap::steps(const Napi::CallbackInfo& info) {
@@ -206,18 +210,18 @@ Napi::Value SessionWrap::setDistributed(const Napi::CallbackInfo& info) {
   session(env, "setDistributed");
   auto o = objectArg(info, 0, "distributed options");
   DistributedOptions options;
-  options.rank = static_cast<int>(numberOption(o, "rank", options.rank));
-  options.worldSize = static_cast<int>(numberOption(o, "worldSize", options.worldSize));
-  options.masterAddr = stringOption(o, "masterAddr", options.masterAddr);
-  options.masterPort = static_cast<int>(numberOption(o, "masterPort", options.masterPort));
-  options.backend = stringOption(o, "backend", options.backend);
-  options.timeoutMs = static_cast<int64_t>(numberOption(o, "timeoutMs", static_cast<double>(options.timeoutMs)));
-  busy_ = true;
+  options.rank = static_cast<int>(numberOption(o, "rank"));
+  options.worldSize = static_cast<int>(numberOption(o, "worldSize"));
+  options.masterAddr = stringOption(o, "masterAddr");
+  options.masterPort = static_cast<int>(numberOption(o, "masterPort"));
+  options.backend = stringOption(o, "backend");
+  options.timeoutMs = static_cast<int64_t>(numberOption(o, "timeoutMs"));
+  busyWith_ = "setDistributed";
   std::shared_ptr<Session> s = session_;
   return PromiseWorker<Nothing>::start(
       env, PromiseWorker<Nothing>::onThread(thread_, [s, options] { s->setDistributed(options); return Nothing{}; }),
       [](Napi::Env env, Nothing&) { return env.Undefined(); },
-      {info.This()}, [this] { busy_ = false; });
+      {info.This()}, [this] { busyWith_ = nullptr; });
 }
 
 Napi::Value SessionWrap::rank(const Napi::CallbackInfo& info) {
@@ -228,11 +232,11 @@ Napi::Value SessionWrap::worldSize(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), session_ ? session_->worldSize() : 1);
 }
 
-Napi::Value SessionWrap::busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busy_); }
+Napi::Value SessionWrap::busy(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), busyWith_ != nullptr); }
 
 Napi::Value SessionWrap::dispose(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (busy_) throw makeError(env, ErrorCode::State, "dispose(): a training step or save is running; await it first");
+  if (busyWith_) throw makeError(env, ErrorCode::State, busyMessage("dispose"));
   session_.reset();
   teacherRef_.Reset();
   studentRef_.Reset();

@@ -4,6 +4,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 
 #include "api/session.h"
 #include "glue/compute_thread.h"
@@ -17,6 +18,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
 
  private:
   Session& session(Napi::Env env, const char* method);
+  std::string busyMessage(const char* method) const;
   Napi::Value setDevice(const Napi::CallbackInfo& info);
   Napi::Value device(const Napi::CallbackInfo& info);
   Napi::Value setTeacher(const Napi::CallbackInfo& info);
@@ -39,7 +41,9 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   std::shared_ptr<Session> session_;
   // Every asynchronous call of this session runs on this one thread (see compute_thread.h).
   std::shared_ptr<ComputeThread> thread_ = std::make_shared<ComputeThread>();
-  bool busy_ = false;  // touched on the JS thread only
+  // The JS name of the asynchronous call whose work holds the session (train, saveStudentModel,
+  // saveCheckpoint, loadCheckpoint, setDistributed); null when idle. Touched on the JS thread only.
+  const char* busyWith_ = nullptr;
   // JS handles of the models the session holds, so they outlive it.
   Napi::ObjectReference teacherRef_, studentRef_;
 };

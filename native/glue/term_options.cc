@@ -1,50 +1,39 @@
 #include "glue/term_options.h"
 
 #include "glue/errors.h"
+#include "glue/js_args.h"
 
 namespace kds::glue {
 
-TermOptions readTermOptions(const Napi::Object& o, const FeatureTermInfo& info, const std::string& where) {
-  Napi::Env env = o.Env();
+TermOptions readTermOptions(const Napi::Object& o, const FeatureTermInfo& info) {
   TermOptions options;
   for (const auto& option : info.options) {
-    Napi::Value v = o.Get(option.name);
-    const bool number = option.kind == TermOptionKind::Number;
-    if (number ? !v.IsNumber() : !v.IsString())
-      throw makeError(env, ErrorCode::Argument, where + ": option '" + option.name + "' of " + info.name + " must be given as a " +
-                                                    (number ? "number" : "string"));
-    if (number)
-      options.numbers[option.name] = v.As<Napi::Number>().DoubleValue();
+    const char* key = option.name.c_str();
+    if (option.kind == TermOptionKind::Number)
+      options.numbers[option.name] = numberOption(o, key);
     else
-      options.strings[option.name] = v.As<Napi::String>().Utf8Value();
+      options.strings[option.name] = stringOption(o, key);
   }
   return options;
 }
 
-std::vector<FeatureTermSpec> readFeatureTerms(const Napi::Value& value, const std::string& where) {
-  Napi::Env env = value.Env();
-  if (!value.IsArray()) throw makeError(env, ErrorCode::Argument, where + ": 'features' must be an array");
+std::vector<FeatureTermSpec> readFeatureTerms(const Napi::Object& o, const char* key) {
+  Napi::Value value = o.Get(key);
+  if (!value.IsArray()) missingOption(o, key, "an array of feature terms");
   auto array = value.As<Napi::Array>();
   std::vector<FeatureTermSpec> out;
   for (uint32_t i = 0; i < array.Length(); ++i) {
-    const std::string name = where + ": features[" + std::to_string(i) + "]";
     Napi::Value item = array.Get(i);
-    if (!item.IsObject()) throw makeError(env, ErrorCode::Argument, name + " must be an object");
-    auto o = item.As<Napi::Object>();
-    Napi::Value type = o.Get("type"), weight = o.Get("weight"), positions = o.Get("positions"), options = o.Get("options");
-    if (!type.IsString() || !weight.IsNumber() || !positions.IsArray() || !options.IsObject())
-      throw makeError(env, ErrorCode::Argument, name + " must be { type: string, weight: number, positions: number[], options: object }");
+    if (!item.IsObject()) missingOption(o, key, "an array of feature terms");
+    auto term = item.As<Napi::Object>();
     FeatureTermSpec spec;
-    spec.type = type.As<Napi::String>().Utf8Value();
-    spec.weight = weight.As<Napi::Number>().DoubleValue();
-    auto list = positions.As<Napi::Array>();
-    for (uint32_t j = 0; j < list.Length(); ++j) {
-      Napi::Value p = list.Get(j);
-      if (!p.IsNumber()) throw makeError(env, ErrorCode::Argument, name + ".positions must be an array of integers");
-      spec.positions.push_back(p.As<Napi::Number>().Int32Value());
-    }
-    const FeatureTermInfo& info = guarded(env, [&]() -> const FeatureTermInfo& { return featureTermInfo(spec.type); });
-    spec.options = readTermOptions(options.As<Napi::Object>(), info, name);
+    spec.type = stringOption(term, "type");
+    spec.weight = numberOption(term, "weight");
+    spec.positions = intArrayOption(term, "positions");
+    Napi::Value options = term.Get("options");
+    if (!options.IsObject()) missingOption(term, "options", "an object");
+    const FeatureTermInfo& info = guarded(o.Env(), [&]() -> const FeatureTermInfo& { return featureTermInfo(spec.type); });
+    spec.options = readTermOptions(options.As<Napi::Object>(), info);
     out.push_back(std::move(spec));
   }
   return out;

@@ -1,5 +1,5 @@
-// Reading a feature term's options (api/feature_terms.h) from a JS object: every option the term's row
-// names must be there with the right type (lib/ fills in the defaults); other keys are ignored.
+// Reading feature terms (api/feature_terms.h) from JS objects: every option a term's row names must be
+// there with the right type (lib/ fills in the defaults; a missing one is a kds bug, E_ARG).
 #pragma once
 #include <napi.h>
 
@@ -11,10 +11,10 @@
 
 namespace kds::glue {
 
-TermOptions readTermOptions(const Napi::Object& o, const FeatureTermInfo& info, const std::string& where);
+TermOptions readTermOptions(const Napi::Object& o, const FeatureTermInfo& info);
 
 // setLoss's `features`: [{ type, weight, positions: number[], options: { every option of the type } }].
-std::vector<FeatureTermSpec> readFeatureTerms(const Napi::Value& value, const std::string& where);
+std::vector<FeatureTermSpec> readFeatureTerms(const Napi::Object& o, const char* key);
 
 // featureTerms() -> [{ name, options: [{ name, kind: 'number' | 'string' }], equalChannels, equalSize,
 // minPositions }]: the core's registry, so lib/ can check that its table names the same terms and options.
