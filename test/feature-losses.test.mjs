@@ -168,7 +168,7 @@ test('parseFeatureSpec reads the authors\' syntax', () => {
   assert.deepEqual(parseFeatureSpec('10*SA+1*AT'), [{ type: 'SA', weight: 10 }, { type: 'AT', weight: 1 }]);
   assert.deepEqual(parseFeatureSpec('PSA + 0.5*fitnet'), [{ type: 'PSA', weight: 1 }, { type: 'fitnet', weight: 0.5 }]);
   const bad = (spec, pattern) => assert.throws(() => parseFeatureSpec(spec), (e) => e instanceof KDSError && e.code === 'E_ARG' && pattern.test(e.message));
-  bad('10*XY', /features type must be one of/);
+  bad('10*XY', /features type must be 'PSA', 'MMD', 'RBF', 'SA', 'CA', 'IA', 'FSP', 'AT' or 'fitnet', got the string 'XY'/);
   bad('-1*SA', /must be a number >= 0/);
   bad('1*2*SA', /WEIGHT\*TYPE/);
   bad('', /features must be a string/);
@@ -178,11 +178,11 @@ test('featureLoss rejects bad types, options and shapes with KDSErrors', async (
   const { students, teachers } = inputs('sa_ragged');
   const rejects = (promise, code, pattern) =>
     assert.rejects(promise, (err) => err instanceof KDSError && err.code === code && pattern.test(err.message));
-  await rejects(featureLoss('XY', students, teachers), 'E_ARG', /type must be one of 'PSA', 'MMD', 'RBF', 'SA'/);
+  await rejects(featureLoss('XY', students, teachers), 'E_ARG', /type must be 'PSA', 'MMD', 'RBF', 'SA', 'CA', 'IA', 'FSP', 'AT' or 'fitnet', got the string 'XY'/);
   await rejects(featureLoss('RBF', students, teachers, { P: -1 }), 'E_ARG', /options\.P must be an integer >= 0/);
   await rejects(featureLoss('RBF', students, teachers, { gamma: 0 }), 'E_ARG', /options\.gamma must be a positive number/);
   await rejects(featureLoss('PSA', students, teachers, { poolSize: 6 }), 'E_ARG', /poolSize 6 is larger than the feature map at position 1 \(5 x 6\)/);
-  await rejects(featureLoss('PSA', students, teachers, { pool: 'min' }), 'E_ARG', /options\.pool must be one of 'max', 'avg'/);
+  await rejects(featureLoss('PSA', students, teachers, { pool: 'min' }), 'E_ARG', /options\.pool must be 'max' or 'avg', got the string 'min'/);
   await rejects(featureLoss('SA', students, teachers, { poolSize: 2 }), 'E_ARG', /unknown option 'poolSize'/);
   await rejects(featureLoss('SA', students, teachers.slice(1)), 'E_SHAPE', /2 student feature maps but 1 teacher/);
   await rejects(featureLoss('SA', [], []), 'E_ARG', /students must be a non-empty array/);

@@ -105,8 +105,8 @@ test('bad loss options: E_ARG or E_SHAPE, and the student is unchanged', async (
   const session = new KDS().setTeacher(teacher).setStudent(student);
   const before = await outputOf(student);
   const bad = (loss, pattern) => assert.throws(() => session.setLoss(loss), (e) => e instanceof KDSError && e.code === 'E_ARG' && pattern.test(e.message));
-  bad({ features: [{ type: 'XY' }] }, /features\[0\]\.type must be one of/);
-  bad({ features: [{ type: 'SA', weight: -1 }] }, /features\[0\]\.weight must be a number >= 0/);
+  bad({ features: [{ type: 'XY' }] }, /features\[0\]\.type must be 'PSA', 'MMD', 'RBF', 'SA', 'CA', 'IA', 'FSP', 'AT' or 'fitnet'/);
+  bad({ features: [{ type: 'SA', weight: -1 }] }, /features\[0\]\.weight must be a finite number >= 0/);
   bad({ features: [{ type: 'RBF', P: -1 }] }, /features\[0\]\.P must be an integer >= 0/);
   bad({ features: [{ type: 'FSP', positions: [2] }] }, /FSP pairs consecutive positions and needs at least 2/);
   bad({ features: [{ type: 'SA', pool: 'max' }] }, /unknown option 'pool'/);
