@@ -8,12 +8,15 @@ import argparse
 import json
 import os
 import statistics
+import sys
 import time
 
 import torch
 from torch.utils.cpp_extension import load
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'test', 'fixtures'))
+from kds_reference.losses import sa_loss  # noqa: E402  (the plain formula, the tests' reference)
 
 
 def build():
@@ -27,20 +30,6 @@ def build():
         verbose=False,
     )
     return ext, time.time() - t0
-
-
-def affinity(f, eps):
-    flat = f.flatten(2)
-    flat = flat / (flat.norm(dim=1, keepdim=True) + eps)
-    return torch.bmm(flat.transpose(1, 2), flat)
-
-
-def plain(student, teacher, pool, pool_size, eps):
-    if pool == 'max':
-        student, teacher = (torch.nn.functional.max_pool2d(x, pool_size, pool_size) for x in (student, teacher))
-    elif pool == 'avg':
-        student, teacher = (torch.nn.functional.avg_pool2d(x, pool_size, pool_size) for x in (student, teacher))
-    return (affinity(student, eps) - affinity(teacher, eps)).abs().mean()
 
 
 def loss_and_grad(fn, student, teacher):
@@ -58,7 +47,7 @@ def check(ext, device, case):
     if case.get('zeros'):
         student[:, :, 0, 0] = 0
     pool, k, eps, tile = case.get('pool', 'none'), case.get('poolSize', 2), 1e-8, case.get('tile', 0)
-    ref_loss, ref_grad = loss_and_grad(lambda s, t: plain(s, t, pool, k, eps), student, teacher)
+    ref_loss, ref_grad = loss_and_grad(lambda s, t: sa_loss(s, t, eps, pool, k), student, teacher)
     out = {'check': case['name'], 'device': device}
     for dtype in (torch.float64, torch.float32):
         loss, grad = loss_and_grad(lambda s, t: ext.sa_loss(s, t, 'fused', tile, pool, k, eps), student.to(dtype), teacher.to(dtype))
@@ -102,7 +91,7 @@ def bench(ext, device, setting, reps, run_plain):
     out['fused_peak_MB'] = round(peak / 2 ** 20)
     free, _ = torch.cuda.mem_get_info(device)
     if run_plain and 5 * b * n * n * 4 < 0.8 * free:
-        out['plain_s'], peak = timed(lambda s, t: plain(s, t, 'none', 2, 1e-8), student, teacher, reps, device)
+        out['plain_s'], peak = timed(lambda s, t: sa_loss(s, t, 1e-8), student, teacher, reps, device)
         out['plain_peak_MB'] = round(peak / 2 ** 20)
         out['speedup'] = out['plain_s'] / out['fused_s']
     print(json.dumps(out), flush=True)

@@ -1,5 +1,5 @@
-"""One measurement for bench/sa-loss.js: FAKD's spatial-affinity loss by the plain formula in PyTorch,
-forward + backward with respect to the student feature map, in this (fresh) process.
+"""One measurement for bench/sa-loss.js: FAKD's spatial-affinity loss by the plain formula in PyTorch (the
+tests' reference, test/fixtures/kds_reference/losses.py), forward + backward with respect to the student feature map, in this (fresh) process.
 
 usage: python3 sa_loss_plain.py '{"batch":16,"cs":64,"ct":256,"size":48,"threads":2,"reps":3,"inputs":DIR}'
 Prints one JSON line: median wall and CPU seconds (after one warm-up call), VmHWM after the first call and
@@ -16,20 +16,13 @@ import time
 
 import torch
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
+from kds_reference.losses import sa_loss  # noqa: E402
+
 
 def status(field):
     with open('/proc/self/status') as f:
         return int(re.search(rf'^{field}:\s+(\d+) kB', f.read(), re.M).group(1)) * 1024
-
-
-def affinity(f, eps=1e-8):
-    flat = f.flatten(2)
-    flat = flat / (flat.norm(dim=1, keepdim=True) + eps)
-    return torch.bmm(flat.transpose(1, 2), flat)
-
-
-def sa_loss(student, teacher):
-    return (affinity(student) - affinity(teacher)).abs().mean()
 
 
 def make_inputs(job):

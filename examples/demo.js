@@ -35,7 +35,7 @@ const TRAINING = {
   batchSize: 8,
   patchSize: 32,
   schedule: { type: 'multistep', lr: 2e-3 }, // halved at 50% and 75% of the steps
-  fit: { ema: 0.995, clipGradNorm: 50 }, // a moving average of the weights, and clipped gradient norms: stable short runs
+  fit: { ema: 0.995, optimizer: { clipGradNorm: 50 } }, // a moving average of the weights, clipped gradient norms: stable short runs
 };
 const OUT = path.resolve(process.env.KDS_DEMO_OUT || path.join(ROOT, 'runs', 'demo'));
 

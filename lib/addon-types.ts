@@ -105,6 +105,8 @@ export interface NativeAdamOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** 0: no clipping. */
+  clipGradNorm: number;
 }
 
 export interface NativePrecisionOptions {

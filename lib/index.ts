@@ -26,6 +26,7 @@ export type { MetricOptions } from './metrics';
 export { evaluate, formatEvaluation } from './evaluate';
 export type { EvaluateOptions, Evaluation, ImageScores, Scores } from './evaluate';
 export { upscale } from './upscale';
+export type { OnnxExportOptions } from './export/onnx';
 export type { UpscaleOptions } from './upscale';
 export { createSchedule } from './train/schedule';
 export type { ScheduleOptions, MultiStepSchedule, CosineSchedule, ConstantSchedule, Schedule } from './train/schedule';

@@ -9,7 +9,7 @@ import {
 } from './session-options';
 import { imageArg, TensorLike } from './tensor';
 import { fit, FitOptions, FitResult } from './train/fit';
-import { describe, invalidParameterError, nonEmptyString } from './validate';
+import { describe, invalidParameterError, nonEmptyString, numberInRange } from './validate';
 
 export type { StepLosses, StepTimings } from './addon-types';
 export type { FeatureTermSpec, LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions } from './session-options';
@@ -32,6 +32,7 @@ export class KDS {
   #precision: Precision = 'fp32';
   #memoryFormat: MemoryFormat = 'contiguous';
   #localRank = 0;
+  #ema = 0;
 
   constructor() {
     this.#session = callNative(() => new (native().NativeSession)());
@@ -133,6 +134,41 @@ export class KDS {
     const adam = optimizerOptions(options);
     callNative(() => this.#session.setOptimizer(adam));
     return this;
+  }
+
+  /**
+   * Keeps an exponential moving average of the student's weights, as SR trainers do: after every applied
+   * step, average = d * average + (1 - d) * weights, with d = min(decay, (1 + n) / (10 + n)) after n
+   * updates (a warm-up, so short runs do not keep the initial weights). While it is on,
+   * {@link saveStudentModel} saves the average, checkpoints store it, and {@link withAveragedWeights} lends
+   * it to the student for validation. 0 turns it off. Setting it (re)starts the average.
+   */
+  setEma(decay: number): this {
+    this.#checkIdle('setEma');
+    const d = numberInRange(decay, 'ema decay', 0, 1, { max: true });
+    callNative(() => this.#session.setEma(d));
+    this.#ema = d;
+    return this;
+  }
+
+  /** The weight average's decay; 0 when it is off. */
+  get ema(): number {
+    return this.#ema;
+  }
+
+  /**
+   * Runs `fn` while the student holds the averaged weights (see {@link setEma}), then puts the trained
+   * weights back, also when `fn` fails. Without an average (off, or no step yet) it just runs `fn`.
+   */
+  withAveragedWeights<T>(fn: () => Promise<T> | T): Promise<T> {
+    return this.#enqueue('withAveragedWeights', async () => {
+      const swapped = this.#ema > 0 && callNative(() => this.#session.swapAveragedWeights());
+      try {
+        return await fn();
+      } finally {
+        if (swapped) callNative(() => this.#session.swapAveragedWeights());
+      }
+    });
   }
 
   /**

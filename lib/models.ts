@@ -1,6 +1,7 @@
 import { awaitNative, callNative, KDSError } from './errors';
 import { native, NativeModel } from './native';
 import { imageArg, Tensor, TensorLike } from './tensor';
+import { exportOnnx, OnnxExportOptions } from './export/onnx';
 import {
   EdsrOptions, edsrSpec, ModelSpec, RcanOptions, rcanSpec, SanOptions, sanSpec, StudentOptions, studentSpec,
 } from './model-specs';
@@ -118,6 +119,17 @@ export class Model {
       if (!Number.isInteger(v) || v < 1) throw new KDSError('E_ARG', `summary: ${key} must be a positive integer, got ${String(v)}`);
     }
     return awaitNative(() => this.native.summary({ height: size.height, width: size.width }));
+  }
+
+  /**
+   * Writes the model as an ONNX file (atomically) for ONNX Runtime and other edge runtimes: input
+   * `[N, 3, H, W]` on 0..rgbRange, output the SR image, feature taps left out, weights as initialisers.
+   * EDSR, RCAN and SAN are written by kds itself; a TorchScript model goes through python3's torch.onnx.
+   * Options: `opset` (13..21, default 17), `fp16` (float16 weights and compute, float32 input and output),
+   * `dynamicSize` (default true; false with `height` and `width` fixes the input to [1, 3, height, width]).
+   */
+  async exportOnnx(path: string, options: OnnxExportOptions = {}): Promise<void> {
+    await exportOnnx(this, path, options);
   }
 
   /** Releases this handle; the memory is freed once no KDS session uses the model either. */

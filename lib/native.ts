@@ -51,6 +51,8 @@ export interface NativeModel {
   saveStateDict(path: string): Promise<void>;
   loadStateDict(path: string, options: { strict: boolean }): Promise<void>;
   summary(size: { height: number; width: number }): Promise<NativeModelSummary>;
+  /** Every parameter and buffer by state-dict name, float32 CPU copies (for the ONNX writer). */
+  namedTensors(): Promise<{ name: string; tensor: NativeTensor }[]>;
   dispose(): void;
 }
 
@@ -64,6 +66,10 @@ export interface NativeSession {
   setOptimizer(options: NativeAdamOptions): void;
   setPrecision(options: NativePrecisionOptions): void;
   setChannelsLast(on: boolean): void;
+  /** decay in [0, 1); 0 turns the weight average off. */
+  setEma(decay: number): void;
+  /** Exchanges the student's weights with their average (a second call restores them); false when there is none yet. */
+  swapAveragedWeights(): boolean;
   train(lr: NativeTensor | NativeTensorArg, hr: NativeTensor | NativeTensorArg): Promise<StepLosses>;
   saveStudent(path: string): Promise<void>;
   saveCheckpoint(path: string, extra: string): Promise<void>;
@@ -129,7 +135,7 @@ function load(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   try {
     const nodeGypBuild = require('node-gyp-build') as (dir: string) => NativeAddon;
-    return nodeGypBuild(root);
+    return process.env.KDS_ADDON_PATH ? (require(path.resolve(process.env.KDS_ADDON_PATH)) as NativeAddon) : nodeGypBuild(root); // KDS_ADDON_PATH: npm run test:sanitize
   } catch (err) {
     throw new KDSError(
       'E_NATIVE',

@@ -66,6 +66,8 @@ export interface OptimizerOptions {
   betas?: [number, number];
   eps?: number;
   weightDecay?: number;
+  /** Clips the gradients' global L2 norm to this value before each update (0, the default: no clipping). */
+  clipGradNorm?: number;
 }
 
 /** Arithmetic of the forward passes: 'fp32' (default), or autocast to bfloat16 or float16. */
@@ -96,7 +98,7 @@ export type CheckedSAOptions = Required<SAOptions>;
 const SA_KEYS = ['impl', 'eps', 'tile', 'pool', 'poolSize'] as const;
 export const SA_DEFAULTS: Readonly<CheckedSAOptions> = { impl: 'fused', eps: 1e-8, tile: 0, pool: 'none', poolSize: 2 };
 const WEIGHT_DEFAULTS = { DS: 0.5, TS: 0.5, SA: 1 } as const;
-const ADAM_DEFAULTS: Readonly<NativeAdamOptions> = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+const ADAM_DEFAULTS: Readonly<NativeAdamOptions> = { lr: 1e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, clipGradNorm: 0 };
 const SCALER_DEFAULTS = { initScale: 65536, growthFactor: 2, backoffFactor: 0.5, growthInterval: 2000 } as const;
 const FLOAT32_MAX = 3.4e38;
 const INT32_MAX = 2 ** 31 - 1;
@@ -172,7 +174,7 @@ function positions(value: unknown, name: string): number[] {
 
 /** Adam's hyper-parameters, checked, with the defaults filled in. */
 export function optimizerOptions(options: unknown): NativeAdamOptions {
-  const o = checkOptions(options, 'optimizer options', ['type', 'lr', 'betas', 'eps', 'weightDecay']) as OptimizerOptions;
+  const o = checkOptions(options, 'optimizer options', ['type', 'lr', 'betas', 'eps', 'weightDecay', 'clipGradNorm']) as OptimizerOptions;
   oneOf(o.type ?? 'adam', 'optimizer type', ['adam']);
   const betas = o.betas ?? [ADAM_DEFAULTS.beta1, ADAM_DEFAULTS.beta2];
   if (!Array.isArray(betas) || betas.length !== 2 || !betas.every((b) => typeof b === 'number' && b >= 0 && b < 1))
@@ -183,6 +185,7 @@ export function optimizerOptions(options: unknown): NativeAdamOptions {
     beta2: betas[1],
     eps: nonNegativeNumber(o.eps ?? ADAM_DEFAULTS.eps, 'eps'),
     weightDecay: nonNegativeNumber(o.weightDecay ?? ADAM_DEFAULTS.weightDecay, 'weightDecay'),
+    clipGradNorm: nonNegativeNumber(o.clipGradNorm ?? 0, 'clipGradNorm'),
   };
 }
 

@@ -81,7 +81,7 @@ function download(pkg, dir, log) {
     const stale = /Unable to locate package|has no installation candidate|404\s+Not Found/i.test(err.detail || '');
     if (!stale) throw err;
     if (typeof process.getuid !== 'function' || process.getuid() !== 0)
-      throw new Error(`${err.message}\nThe apt package lists do not know '${pkg}': run 'sudo apt-get update' and try again.`);
+      throw new Error(`${err.message}\nThe apt package lists do not know '${pkg}': run 'sudo apt-get update' and try again.`, { cause: err });
     log(`fetch-photos: apt does not know ${pkg}; running apt-get update`);
     run('apt-get', ['update']);
     attempt();
@@ -243,7 +243,7 @@ function fetchPhotos({ dir = DEFAULT_DIR, force = false, log = (m) => process.st
       fs.renameSync(staging, dir);
     } catch (err) {
       fs.rmSync(staging, { recursive: true, force: true });
-      throw new Error(`fetch-photos: could not fetch the photographs: ${err.message}`);
+      throw new Error(`fetch-photos: could not fetch the photographs: ${err.message}`, { cause: err });
     }
     log(`fetch-photos: ${images.length} photographs in ${dir}`);
   }

@@ -2,15 +2,11 @@
 // not fit changes nothing; Python's torch.load reads the file.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { KDS, models, manualSeed, setNumThreads } from '../dist/index.js';
-
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
+import { runPythonSync } from './helpers/python.mjs';
 
 function batch(seed, n = 2, h = 10, w = 10, scale = 2) {
   let s = seed;
@@ -117,7 +113,6 @@ steps = [int(v) for k, v in c['optimizer'].items() if k.endswith('.step')]
 assert steps and all(s == 2 for s in steps), steps
 print('ok', len(w))
 `;
-  const env = { ...process.env, PYTHONPATH: pythonPathForTorch() };
-  const out = execFileSync('python3', ['-c', script, file, weights], { env, encoding: 'utf8' });
+  const out = runPythonSync(['-c', script, file, weights]);
   assert.match(out, /^ok \d+/);
 });

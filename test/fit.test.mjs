@@ -253,6 +253,7 @@ test('progress: a redrawn bar on a terminal, plain lines elsewhere, nothing with
   for (let s = 1; s <= 40; s++) bar.step(step(s));
   bar.note('validation at step 40');
   bar.end();
+  // eslint-disable-next-line no-control-regex -- the terminal's erase-line sequence (ESC [2K) is what is checked
   assert.match(tty.text, /\r\x1b\[2K\[#{24}\] 40\/40 {2}2\.00 steps\/s {2}ETA 00:00 {2}loss 1\.5000 \(DS 1\.000 TS 0\.500 SA 0\.0100\) {2}lr 1\.00e-4 {2}val 30\.50 dB/);
   assert.match(tty.text, /validation at step 40\n$/);
   const pipe = capture(false);

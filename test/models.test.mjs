@@ -1,20 +1,13 @@
 // The model zoo against PyTorch: EDSR, RCAN and SAN written in Python to the published state-dict layouts
-// (fixtures/zoo_models.py) with random weights. kds loads every accepted layout and gives the same outputs
+// (fixtures/kds_reference/models.py) with random weights. kds loads every accepted layout and gives the same outputs
 // and feature taps; students kds trains load back into the Python models (strict) with the same output;
 // summary() counts match hand-computed ones and the published RCAN sizes.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { KDS, KDSError, loadTorchScript, manualSeed, models } from '../dist/index.js';
-
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
-const FIXTURE = fileURLToPath(new URL('./fixtures/zoo_make.py', import.meta.url));
+import { fixturePath, makeTempDir, readTensor, removeDir, runPython, writeTensor } from './helpers/python.mjs';
 
 // "Relative error under 1e-5": max |kds - PyTorch| / max |PyTorch|, per output and per feature map.
 const RTOL = 1e-5;
@@ -38,21 +31,10 @@ const LAYOUTS = {
 };
 const LAYOUT_SCALE = 3;
 
-function runPython(mode, job, dir) {
+async function runZooMake(mode, job, dir) {
   const jobPath = path.join(dir, `${mode}-job.json`);
   fs.writeFileSync(jobPath, JSON.stringify(job));
-  const env = { ...process.env, PYTHONPATH: pythonPathForTorch(), PYTHONWARNINGS: 'ignore', PYTHONDONTWRITEBYTECODE: '1' };
-  return new Promise((resolve, reject) => {
-    execFile('python3', [FIXTURE, mode, jobPath], { env, maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`zoo_make.py ${mode} failed:\n${stderr}`));
-      else resolve(JSON.parse(stdout));
-    });
-  });
-}
-
-function readTensor({ file, shape }) {
-  const bytes = fs.readFileSync(file);
-  return { data: new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)), shape };
+  return JSON.parse(await runPython([fixturePath('zoo_make.py'), mode, jobPath]));
 }
 
 function relativeError(actual, expected) {
@@ -96,7 +78,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
   let input;
 
   before(async () => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-zoo-'));
+    dir = makeTempDir('zoo');
     const job = {
       out: dir,
       input: { shape: INPUT_SHAPE, seed: 7 },
@@ -115,10 +97,10 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
     let seed = 100;
     for (const arch of ARCHS)
       for (const scale of SCALES) job.models.push({ name: `${arch}_x${scale}`, seed: seed++, ...pythonConfig(models[arch](SMALL[arch](scale))) });
-    ref = await runPython('make', job, dir);
-    input = readTensor(ref.input);
+    ref = await runZooMake('make', job, dir);
+    input = readTensor(dir, ref.input);
   });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  after(() => removeDir(dir));
 
   for (const arch of ARCHS) {
     for (const scale of SCALES) {
@@ -127,9 +109,9 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
         const model = models[arch](SMALL[arch](scale));
         await model.loadStateDict(expected.files.official);
         const { features, output } = await model.forward(input);
-        assertClose(output, readTensor(expected.output), `${arch} x${scale} output`);
+        assertClose(output, readTensor(dir, expected.output), `${arch} x${scale} output`);
         assert.equal(features.length, 4, 'FAKD taps four feature maps');
-        features.forEach((f, i) => assertClose(f, readTensor(expected.features[i]), `${arch} x${scale} feature ${i}`));
+        features.forEach((f, i) => assertClose(f, readTensor(dir, expected.features[i]), `${arch} x${scale} feature ${i}`));
       });
     }
 
@@ -138,7 +120,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
         const expected = ref.models[`${arch}_x${LAYOUT_SCALE}`];
         const model = models[arch](SMALL[arch](LAYOUT_SCALE));
         await model.loadStateDict(expected.files[layout]);
-        assertClose((await model.forward(input)).output, readTensor(expected.output), `${arch} ${layout}`);
+        assertClose((await model.forward(input)).output, readTensor(dir, expected.output), `${arch} ${layout}`);
       });
     }
   }
@@ -147,7 +129,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
     const expected = ref.models[`rcan_x${LAYOUT_SCALE}`];
     const withoutMeans = models.rcan(SMALL.rcan(LAYOUT_SCALE));
     await withoutMeans.loadStateDict(expected.files.nomean); // optional keys: loads, keeping the constants
-    const err = relativeError((await withoutMeans.forward(input)).output.toFloat32Array(), readTensor(expected.output).data);
+    const err = relativeError((await withoutMeans.forward(input)).output.toFloat32Array(), readTensor(dir, expected.output).data);
     assert.ok(err > 1e-3, `with the constants instead of the file's mean shifts the output should differ; relative error ${err}`);
   });
 
@@ -168,7 +150,7 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
 
   it('a pickled whole model (not its state dict) fails with E_FILE saying what to save instead', async () => {
     await expectError(models.edsr(SMALL.edsr(2)).loadStateDict(ref.wholeModels.edsr), 'E_FILE',
-      [/holds an object of class zoo_models\.EDSR, not a state dict; in Python, save model\.state_dict\(\) instead/]);
+      [/holds an object of class kds_reference\.models\.EDSR, not a state dict; in Python, save model\.state_dict\(\) instead/]);
   });
 
   it('a file of another depth fails listing every mismatch, and loads nothing', async () => {
@@ -213,11 +195,10 @@ describe('model zoo: EDSR, RCAN and SAN against PyTorch', () => {
       const reloaded = models[architecture](options);
       await reloaded.loadStateDict(stateDict);
       assert.deepEqual((await reloaded.forward(input)).output.toFloat32Array(), trained.output.toFloat32Array());
-      const output = { file: path.join(dir, `${arch}_student.out.bin`), shape: trained.output.shape };
-      fs.writeFileSync(output.file, trained.output.toFloat32Array());
+      const output = writeTensor(dir, `${arch}_student.out`, { data: trained.output.toFloat32Array(), shape: trained.output.shape });
       verify.push({ name: arch, ...pythonConfig(student), stateDict, input: ref.input, output });
     }
-    const errors = await runPython('verify', { models: verify }, dir);
+    const errors = await runZooMake('verify', { out: dir, models: verify }, dir);
     for (const arch of ARCHS) assert.ok(errors[arch] < RTOL, `${arch} student in PyTorch: relative error ${errors[arch]}`);
   });
 

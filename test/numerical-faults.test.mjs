@@ -3,17 +3,12 @@
 // step counts, the step count and the RNG state, byte for byte.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
 import { KDS, models, loadTorchScript, manualSeed, setNumThreads } from '../dist/index.js';
+import { fixturePath, runPythonSync } from './helpers/python.mjs';
 
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
-const here = path.dirname(fileURLToPath(import.meta.url));
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-nan-'));
 
 function image(n, h, w, fill = (i) => (i * 37) % 250) {
@@ -72,10 +67,7 @@ test('NaN or Inf in the input batch: E_NAN before any work', async () => {
 
 test('a TorchScript student whose output is NaN, or whose gradient is NaN with a finite loss: E_NAN, nothing applied', async () => {
   const file = path.join(dir, 'nan_student.pt');
-  execFileSync('python3', [path.join(here, 'fixtures', 'nan_student.py'), file], {
-    env: { ...process.env, PYTHONPATH: pythonPathForTorch() },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  runPythonSync([fixturePath('nan_student.py'), file]);
   const student = await loadTorchScript(file);
   const kds = new KDS().setStudent(student).setLoss({ SA: false, weights: { TS: 0 } });
   const lr = image(1, 4, 4), hr = image(1, 8, 8);

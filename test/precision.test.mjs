@@ -3,16 +3,11 @@
 // PyTorch (fixtures/make_precision_case.py): torch.autocast("cpu") with the loss in float32, and
 // torch.amp.GradScaler for fp16.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KDS, info, loadTorchScript, models, readLog, seededBlocks, setCudnnBenchmark, setNumThreads } from '../dist/index.js';
 import { assertClose, expectKDSError, maxAbsDiff } from './helpers/assertions.mjs';
-import { makeTempDir, readTensor, removeDir, runFixture } from './helpers/python.mjs';
-
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
+import { makeTempDir, readTensor, removeDir, runFixture, runPythonSync } from './helpers/python.mjs';
 
 // One thread on both sides, so both use the same kernels in the same order (see fixture_io.setup).
 setNumThreads(1);
@@ -152,8 +147,7 @@ describe('mixed precision and channels-last on the CPU match PyTorch', () => {
     await r.kds.saveStudentModel(saved);
     const script = 'import sys, torch\nm = torch.jit.load(sys.argv[1])\nw = [p for n, p in m.named_parameters() if p.dim() == 4]\n' +
       'print(sum(p.is_contiguous(memory_format=torch.channels_last) and not p.is_contiguous() for p in w), len(w))';
-    const [channelsLast, convs] = execFileSync('python3', ['-c', script, saved], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: pythonPathForTorch() } })
-      .trim().split(' ').map(Number);
+    const [channelsLast, convs] = runPythonSync(['-c', script, saved]).trim().split(' ').map(Number);
     assert.ok(convs > 0 && channelsLast === convs, `${channelsLast} of ${convs} convolution weights are channels-last`);
     // Back to the default layout: the models keep working and give the same outputs.
     const input = readTensor(dir, fixture.batches[0].lr);
@@ -168,8 +162,7 @@ describe('mixed precision and channels-last on the CPU match PyTorch', () => {
     const file = path.join(dir, 'fp16.ckpt');
     await first.kds.saveCheckpoint(file, { note: 'fp16' });
     const script = 'import sys, torch\nc = torch.load(sys.argv[1])\ng = c["grad_scaler"]\nprint(g["scale"].item(), g["growth_tracker"].item())';
-    const [scale, tracker] = execFileSync('python3', ['-c', script, file], { encoding: 'utf8', env: { ...process.env, PYTHONPATH: pythonPathForTorch() } })
-      .trim().split(' ').map(Number);
+    const [scale, tracker] = runPythonSync(['-c', script, file]).trim().split(' ').map(Number);
     // The scale after the last step: the reference's last scale, doubled or halved by its update.
     const last = fixture.runs.fp16.losses.at(-1);
     assert.ok(scale > 0 && Number.isInteger(tracker) && tracker >= 0 && tracker < SCALER.growthInterval);

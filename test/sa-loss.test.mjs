@@ -1,18 +1,14 @@
 // The spatial-affinity loss (fused and plain) against the plain formula in float64 PyTorch
-// (test/fixtures/sa_reference.py), a finite-difference check in double precision, and the errors of the
+// (test/fixtures/make_sa_case.py), a finite-difference check in double precision, and the errors of the
 // functional API.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import kds from '../dist/index.js';
+import { makeTempDir, removeDir, runFixture } from './helpers/python.mjs';
 
 const { spatialAffinityLoss, Tensor, KDSError, KDS, models, manualSeed, setNumThreads } = kds;
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../scripts/libtorch.js');
 
 // Two threads even on a one-core runner: the CPU sweep then splits images between threads, and that
 // split (images shared by two threads) is part of what is tested.
@@ -42,19 +38,12 @@ let dir;
 let manifest;
 const byName = Object.fromEntries(CASES.map((c) => [c.name, c]));
 
-before(() => {
-  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kds-sa-'));
-  const spec = path.join(dir, 'spec.json');
-  fs.writeFileSync(spec, JSON.stringify(CASES));
-  const run = spawnSync('python3', [path.join(import.meta.dirname, 'fixtures', 'sa_reference.py'), spec, dir], {
-    env: { ...process.env, PYTHONPATH: pythonPathForTorch() },
-    encoding: 'utf8',
-  });
-  assert.equal(run.status, 0, `sa_reference.py failed:\n${run.stderr}`);
-  manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json'), 'utf8'));
+before(async () => {
+  dir = makeTempDir('sa');
+  manifest = await runFixture('make_sa_case.py', dir, { cases: CASES });
 });
 
-after(() => fs.rmSync(dir, { recursive: true, force: true }));
+after(() => removeDir(dir));
 
 function readArray(file, Type) {
   const bytes = fs.readFileSync(path.join(dir, file));

@@ -10,8 +10,9 @@ import { createSchedule, DEFAULT_LR, ScheduleOptions } from '../train/schedule';
 import { invalidParameterError, nonEmptyString, nonNegativeInt, positiveInt, boolean, oneOf } from '../validate';
 import { FlagSpec, FlagType, FlagValue, DescribedDefault } from './args';
 import { ModelRef, parseArch } from './model-spec';
+import { RECIPES } from '../train/study';
 
-export type CommandName = 'distill' | 'train' | 'eval' | 'upscale' | 'info';
+export type CommandName = 'distill' | 'train' | 'eval' | 'upscale' | 'info' | 'study' | 'export';
 export type RunCommand = 'distill' | 'train';
 
 /** The run description of distill and train: the config file's shape, after flags and defaults. */
@@ -88,7 +89,9 @@ export interface FlagDecl extends FlagSpec {
 
 const RUN: readonly RunCommand[] = ['distill', 'train'];
 const DISTILL: readonly RunCommand[] = ['distill'];
-const MODEL: readonly CommandName[] = ['eval', 'upscale'];
+const MODEL: readonly CommandName[] = ['eval', 'upscale', 'export'];
+const EXPORT: readonly CommandName[] = ['export'];
+const STUDY: readonly CommandName[] = ['study'];
 
 export const DEFAULT_STUDENT = 'edsr-r16f64';
 
@@ -170,12 +173,43 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'model', type: 'path', value: 'FILE', commands: MODEL, required: true, help: 'weights (with --arch or a .json sidecar, as kds writes them) or a TorchScript file' },
   { name: 'arch', type: 'string', value: 'ARCH', commands: MODEL, help: 'architecture of the weights, e.g. edsr-r16f64' },
   { name: 'scale', type: 'int', value: 'S', commands: MODEL, default: { shown: "the sidecar's, else 2" }, help: 'upscaling factor' },
-  { name: 'tile', type: 'int', value: 'PX', commands: MODEL, default: { shown: 256 }, help: 'tile side in input pixels, 0: whole image' },
-  { name: 'overlap', type: 'int', value: 'PX', commands: MODEL, default: { shown: 32 }, help: 'context pixels around each tile' },
+  { name: 'tile', type: 'int', value: 'PX', commands: ['eval', 'upscale'], default: { shown: 256 }, help: 'tile side in input pixels, 0: whole image' },
+  { name: 'overlap', type: 'int', value: 'PX', commands: ['eval', 'upscale'], default: { shown: 32 }, help: 'context pixels around each tile' },
+  { name: 'runtime', type: 'string', value: 'NAME', commands: ['upscale'], default: { shown: 'onnx for .onnx files, else libtorch' }, help: 'libtorch, or onnx to run an .onnx --model with ONNX Runtime' },
+  { name: 'format', type: 'string', value: 'FORMAT', commands: EXPORT, default: 'onnx', help: 'onnx (the only format so far)' },
+  { name: 'opset', type: 'int', value: 'N', commands: EXPORT, default: { shown: 17 }, help: 'ONNX opset, 13 to 21' },
+  { name: 'fp16', type: 'boolean', commands: EXPORT, default: false, help: 'float16 weights and compute (float32 input and output)' },
+  { name: 'height', type: 'int', value: 'PX', commands: EXPORT, default: { shown: 'dynamic' }, help: 'fix the input height (with --width)' },
+  { name: 'width', type: 'int', value: 'PX', commands: EXPORT, default: { shown: 'dynamic' }, help: 'fix the input width (with --height)' },
   { name: 'threads', type: 'int', value: 'N', commands: MODEL, help: 'LibTorch threads' },
   { name: 'data', type: 'path', value: 'DIR', commands: ['eval'], required: true, help: 'folder of HR photographs (LR made by bicubic downscaling)' },
   { name: 'json', type: 'boolean', commands: ['eval'], help: 'print the result as JSON' },
   { name: 'json', type: 'boolean', commands: ['info'], help: 'print as JSON' },
+  // study: recipes x seeds, paired by seed, against scratch (lib/train/study.ts, docs/study.md)
+  { name: 'teacher', type: 'path', value: 'FILE', commands: STUDY, required: true, help: 'teacher weights (with --teacher-arch or a .json sidecar) or TorchScript file' },
+  { name: 'teacher-arch', type: 'string', value: 'ARCH', commands: STUDY, help: 'teacher architecture, e.g. edsr-r8f32' },
+  { name: 'scale', type: 'int', value: 'S', commands: STUDY, default: { shown: "the teacher's sidecar's, else 2" }, help: 'upscaling factor' },
+  { name: 'student', type: 'string', value: 'ARCH', commands: STUDY, default: 'edsr-r3f16', help: 'student architecture' },
+  { name: 'train', type: 'path', value: 'DIR', commands: STUDY, required: true, help: 'folder of training photographs (a validation split is taken out of it)' },
+  { name: 'test', type: 'path', value: 'DIR', commands: STUDY, required: true, help: 'folder of held-out photographs: every reported score is measured here, nothing else' },
+  { name: 'val-count', type: 'int', value: 'N', commands: STUDY, default: 3, help: 'training photographs moved to the validation split that chooses weights; 0: none (final weights)' },
+  { name: 'val-crop', type: 'int', value: 'PX', commands: STUDY, default: 384, help: 'side of the central crop of each validation photograph' },
+  { name: 'unlabelled', type: 'path', value: 'DIR', commands: STUDY, help: 'folder of photographs without HR counterparts (recipe unlabelled)' },
+  { name: 'recipes', type: 'string', value: 'LIST', commands: STUDY, default: 'kd,fakd,dukd', help: `recipes besides scratch: ${Object.keys(RECIPES).join(', ')}` },
+  { name: 'recipes-file', type: 'path', value: 'FILE', commands: STUDY, help: 'JSON array of further recipes ({ name, loss, teacherData })' },
+  { name: 'labelled-ratio', type: 'number', value: 'R', commands: STUDY, default: { shown: 0.5 }, help: 'share of each batch that is teacher-labelled, in [0, 1] (recipes dukd, unlabelled)' },
+  { name: 'seeds', type: 'ints', value: 'A,B,...', commands: STUDY, default: [1, 2, 3], help: 'seeds; each gives every recipe the same start and batches' },
+  { name: 'steps', type: 'int', value: 'N', commands: STUDY, default: 1000, help: 'training steps per run' },
+  { name: 'batch-size', type: 'int', value: 'B', commands: STUDY, default: 8, help: 'patches per step' },
+  { name: 'patch-size', type: 'int', value: 'P', commands: STUDY, default: 32, help: 'LR patch side' },
+  { name: 'lr', type: 'number', value: 'RATE', commands: STUDY, default: 2e-3, help: 'peak learning rate' },
+  { name: 'schedule', type: 'string', value: 'KIND', commands: STUDY, default: 'multistep', help: 'multistep (halving at 50% and 75%), cosine or constant' },
+  { name: 'warmup', type: 'int', value: 'N', commands: STUDY, default: { shown: 0 }, help: 'steps of linear learning-rate warm-up' },
+  { name: 'ema', type: 'number', value: 'D', commands: STUDY, default: { shown: 'off' }, help: 'moving average of the weights with decay D (e.g. 0.995), used for validation and scores' },
+  { name: 'clip-grad-norm', type: 'number', value: 'X', commands: STUDY, default: { shown: 'off' }, help: 'clip the gradient norm to X' },
+  { name: 'threads', type: 'int', value: 'N', commands: STUDY, help: 'LibTorch threads' },
+  { name: 'out', type: 'path', value: 'DIR', commands: STUDY, default: path.join('runs', 'study'), help: 'output folder' },
+  { name: 'resume', type: 'boolean', commands: STUDY, default: true, help: 'keep finished runs and continue unfinished ones (--no-resume starts over)' },
 ];
 
 /** Keys of the run config file that no flag sets. */

@@ -1,4 +1,4 @@
-// The `kds` command: distill, train, eval, upscale, info. Exit codes: 0 done, 1 failed, 2 bad usage
+// The `kds` command: distill, train, eval, upscale, study, info. Exit codes: 0 done, 1 failed, 2 bad usage
 // (one line saying what was wrong, then the command's usage on stderr), 130 a run stopped by Ctrl-C or
 // SIGTERM after writing its checkpoint.
 import fs from 'node:fs';
@@ -15,6 +15,7 @@ import { launch, wantsLaunch } from './launch';
 import { loadModel } from './model-spec';
 import { runTraining } from './run';
 import { runConfig } from './run-config';
+import { runStudy } from './study';
 
 interface Command {
   summary: string;
@@ -44,6 +45,23 @@ async function modelFromFlags(parsed: Parsed) {
   // With --arch and no --scale the model is x2; without --arch the sidecar says.
   const scale = parsed.value<number>('scale') ?? (arch ? 2 : undefined);
   return loadModel({ weights: parsed.value<string>('model'), arch }, scale, 'model');
+}
+
+/** The .onnx file to run with ONNX Runtime, or undefined for a LibTorch model. */
+function onnxModelPath(parsed: Parsed): string | undefined {
+  const file = parsed.value<string>('model');
+  const isOnnx = file !== undefined && file.toLowerCase().endsWith('.onnx');
+  const runtime = parsed.value<string>('runtime') ?? (isOnnx ? 'onnx' : 'libtorch');
+  if (runtime !== 'onnx' && runtime !== 'libtorch') throw new UsageError(`unknown --runtime '${runtime}': expected libtorch or onnx`);
+  if (runtime === 'libtorch') {
+    if (isOnnx) throw new UsageError(`--model ${file} is an ONNX file: run it with --runtime onnx`);
+    return undefined;
+  }
+  if (!file) throw new UsageError('--model FILE is required');
+  if (!isOnnx) throw new UsageError(`--runtime onnx runs an .onnx file (kds export writes one), got --model ${file}`);
+  for (const name of ['arch', 'scale', 'threads'])
+    if (parsed.flags.has(name)) throw new UsageError(`--${name} does not apply to an .onnx model`);
+  return file;
 }
 
 function tiling(parsed: Parsed) {
@@ -106,10 +124,42 @@ export const COMMANDS: Record<CommandName, Command> = {
       if (parsed.positionals.length !== 2) throw new UsageError(`upscale needs an input image and an output .png, got ${parsed.positionals.length} argument(s)`);
       const [input, output] = parsed.positionals;
       if (!output.toLowerCase().endsWith('.png')) throw new UsageError(`the output must be a .png file, got '${output}'`);
-      const { model } = await modelFromFlags(parsed);
+      const model = onnxModelPath(parsed) ?? (await modelFromFlags(parsed)).model;
       const started = Date.now();
       const sr = await upscale(model, input, output, tiling(parsed));
       out(`${output}: ${sr.shape[3]} x ${sr.shape[2]} (${((Date.now() - started) / 1000).toFixed(2)} s)`);
+    },
+  },
+  study: {
+    summary: 'does distillation pay? recipes x seeds, paired by seed, against scratch on held-out photographs',
+    synopsis: 'kds study --teacher FILE --train DIR --test DIR [--recipes kd,fakd,dukd] [--seeds 1,2,3] [options]',
+    details: `Every recipe is trained with every seed (same initial weights and ordinary batches per seed), scored on
+the --test photographs, and compared with scratch by the mean paired difference and its 95% interval over
+seeds. The output folder gets study.md (the table and a verdict), study.json, study.png and runs/<recipe>/
+seed-<s>/ per run. Running the same command again continues a stopped study; see docs/study.md.`,
+    run: (parsed, out) => runStudy(parsed, out),
+  },
+  export: {
+    summary: 'write a model for deployment (ONNX, for ONNX Runtime in Node, browsers and edge devices)',
+    synopsis: 'kds export --model FILE [--arch ARCH] --format onnx [options] out.onnx',
+    details: 'kds writes EDSR, RCAN and SAN itself; a TorchScript model needs python3 with torch and onnx.\n' +
+      'Without --height/--width the input is [N, 3, H, W] with N, H and W dynamic. See docs/deployment.md.',
+    async run(parsed, out) {
+      if (parsed.positionals.length !== 1) throw new UsageError(`export needs one output file, got ${parsed.positionals.length} argument(s)`);
+      const format = parsed.value<string>('format') ?? 'onnx';
+      if (format !== 'onnx') throw new UsageError(`unknown --format '${format}': kds exports onnx`);
+      const [target] = parsed.positionals;
+      const height = parsed.value<number>('height');
+      const width = parsed.value<number>('width');
+      const fixed = height !== undefined || width !== undefined;
+      const { model } = await modelFromFlags(parsed);
+      const started = Date.now();
+      await model.exportOnnx(target, {
+        opset: parsed.value<number>('opset'),
+        fp16: parsed.value<boolean>('fp16') ?? false,
+        ...(fixed ? { dynamicSize: false, height, width } : {}),
+      });
+      out(`${target}: ${fs.statSync(target).size} bytes (${((Date.now() - started) / 1000).toFixed(2)} s)`);
     },
   },
   info: {

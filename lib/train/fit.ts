@@ -30,6 +30,8 @@ export interface FitSession {
   setOptimizer(options: OptimizerOptions): unknown;
   train(lr: TensorLike, hr: TensorLike): Promise<StepLosses>;
   saveStudentModel(path: string): Promise<void>;
+  setEma(decay: number): unknown;
+  withAveragedWeights<T>(fn: () => Promise<T> | T): Promise<T>;
   saveCheckpoint(path: string, extra?: unknown): Promise<void>;
   loadCheckpoint(path: string): Promise<unknown>;
 }
@@ -48,6 +50,11 @@ export interface FitOptions extends SamplingOptions {
   schedule?: ScheduleOptions;
   /** Adam's other settings (betas, eps, weightDecay); the learning rate comes from the schedule. */
   optimizer?: Omit<OptimizerOptions, 'lr'>;
+  /**
+   * Keep a moving average of the student's weights with this decay (see KDS.setEma), e.g. 0.995 for runs
+   * of a few thousand steps: validation, best.pt and student.pt then use the average. Default: off.
+   */
+  ema?: number;
   /** Validate every this many steps (and after the last step). 0 (default): only after the last step. */
   validateEvery?: number;
   /** Where checkpoint.pt, log.jsonl, student.pt and best.pt go. Without it nothing is written. */
@@ -107,7 +114,7 @@ interface FitState {
 const OPTION_KEYS = [
   'train', 'val', 'steps', 'schedule', 'optimizer', 'validateEvery', 'outDir', 'checkpointEvery', 'resume', 'signal',
   'progress', 'progressStream', 'onStep', 'onValidation', 'onCheckpoint', 'meta', 'patchSize', 'batchSize', 'seed', 'augment',
-  'prefetch',
+  'prefetch', 'ema',
 ];
 const SAMPLING_KEYS = ['patchSize', 'batchSize', 'seed', 'augment', 'prefetch'] as const;
 
@@ -174,6 +181,7 @@ function readFitOptions(kds: FitSession, options: FitOptions): FitSettings {
   if (resume !== undefined && typeof resume !== 'boolean' && typeof resume !== 'string')
     throw invalidParameterError('resume', 'a boolean or a checkpoint path', resume);
   const checkpointPath = outDir !== undefined ? path.join(outDir, 'checkpoint.pt') : undefined;
+  if (options.ema !== undefined) kds.setEma(options.ema); // before a resume, which restores the average
   return { options, steps, schedule, optimizer, validateEvery, checkpointEvery, outDir, checkpointPath };
 }
 
@@ -342,7 +350,9 @@ class FitRun {
     if (!this.validator) return;
     const { outDir, options } = this.settings;
     const step = this.step;
-    const scores = await this.validator(this.kds.student as Model);
+    // With a weight average the average is what gets validated (and saved as best.pt and student.pt).
+    const validator = this.validator;
+    const scores = await this.kds.withAveragedWeights(() => validator(this.kds.student as Model));
     const record: ValidationRecord = { type: 'validation', step, psnr: scores.psnr, ssim: scores.ssim, time: this.seconds() };
     if (scores.bicubic) record.bicubic = { psnr: scores.bicubic.psnr, ssim: scores.bicubic.ssim };
     this.validations.push(record);

@@ -11,6 +11,8 @@ export interface MultiStepSchedule {
   milestones?: number[];
   /** Default 0.5 (halving, as FAKD and EDSR). */
   gamma?: number;
+  /** Steps of linear warm-up from lr/warmup to lr (the milestones still count from step 1). Default 0. */
+  warmup?: number;
 }
 
 /** Cosine decay from `lr` to `minLr` over the run, after an optional linear warm-up. */
@@ -26,19 +28,28 @@ export interface CosineSchedule {
 export interface ConstantSchedule {
   type: 'constant';
   lr?: number;
+  /** Steps of linear warm-up from lr/warmup to lr. Default 0. */
+  warmup?: number;
 }
 
 export type ScheduleOptions = MultiStepSchedule | CosineSchedule | ConstantSchedule;
 
 /** A checked schedule with every default filled in; `rate(step)` is the rate used for step `step` (1-based). */
 export interface Schedule {
-  readonly options: Required<MultiStepSchedule> | Required<CosineSchedule> | Required<ConstantSchedule>;
+  // warm-up is listed for multistep and constant schedules only when it is on, so that the options of
+  // runs without it (and their checkpoints) stay as they were.
+  readonly options: (Required<Omit<MultiStepSchedule, 'warmup'>> & { warmup?: number }) | Required<CosineSchedule> | (Required<Omit<ConstantSchedule, 'warmup'>> & { warmup?: number });
   rate(step: number): number;
 }
 
 export const DEFAULT_LR = 1e-4;
 
-const KEYS = { constant: ['type', 'lr'], multistep: ['type', 'lr', 'milestones', 'gamma'], cosine: ['type', 'lr', 'minLr', 'warmup'] } as const;
+const KEYS = { constant: ['type', 'lr', 'warmup'], multistep: ['type', 'lr', 'milestones', 'gamma', 'warmup'], cosine: ['type', 'lr', 'minLr', 'warmup'] } as const;
+
+/** `rate` with a linear warm-up over its first `warmup` steps (lr * step / warmup, reaching the schedule's rate). */
+function warmedUp(rate: (step: number) => number, warmup: number): (step: number) => number {
+  return warmup > 0 ? (step) => (step <= warmup ? (rate(step) * step) / warmup : rate(step)) : rate;
+}
 
 /**
  * Checks schedule options for a run of `steps` steps and fills in the defaults. The default schedule
@@ -51,9 +62,11 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
   const type = oneOf(o.type, 'schedule.type', ['multistep', 'cosine', 'constant']);
   checkOptions(o, `${type} schedule`, KEYS[type]);
   const lr = positiveNumber(o.lr ?? DEFAULT_LR, 'schedule.lr');
+  const warmup = intInRange(o.warmup ?? 0, 'schedule.warmup', 0, Math.max(1, steps) - 1);
+  const withWarmup = warmup > 0 ? { warmup } : {};
   switch (o.type) {
     case 'constant': {
-      return { options: { type: 'constant', lr }, rate: () => lr };
+      return { options: { type: 'constant', lr, ...withWarmup }, rate: warmedUp(() => lr, warmup) };
     }
     case 'multistep': {
       // Default: 50% and 75% of the run; short runs keep only the distinct ones before the last step.
@@ -64,14 +77,13 @@ export function createSchedule(options: ScheduleOptions | undefined, steps: numb
         if (milestones[i] <= milestones[i - 1]) throw new KDSError('E_ARG', `schedule.milestones must increase, got [${milestones.join(', ')}]`);
       const gamma = positiveNumber(o.gamma ?? 0.5, 'schedule.gamma');
       return {
-        options: { type: 'multistep', lr, milestones: [...milestones], gamma },
+        options: { type: 'multistep', lr, milestones: [...milestones], gamma, ...withWarmup },
         // The milestone step itself still uses the old rate: it "happens after" that step.
-        rate: (step) => lr * gamma ** milestones.filter((m) => step > m).length,
+        rate: warmedUp((step) => lr * gamma ** milestones.filter((m) => step > m).length, warmup),
       };
     }
     case 'cosine': {
       const minLr = numberInRange(o.minLr ?? 0, 'schedule.minLr', 0, lr);
-      const warmup = intInRange(o.warmup ?? 0, 'schedule.warmup', 0, Math.max(1, steps) - 1);
       return {
         options: { type: 'cosine', lr, minLr, warmup },
         rate: (step) => {

@@ -80,8 +80,8 @@ export interface StudyOptions {
   batchSize: number;
   patchSize: number;
   schedule?: ScheduleOptions;
-  /** Everything else fit takes per run (optimizer, ema, clipping, warm-up...), the same for every run. */
-  fit?: Partial<Pick<FitOptions, 'optimizer' | 'augment' | 'prefetch'>> & Record<string, unknown>;
+  /** What else fit takes, the same for every run: optimizer settings (e.g. clipGradNorm), ema, augment, prefetch. */
+  fit?: Partial<Pick<FitOptions, 'optimizer' | 'augment' | 'prefetch' | 'ema'>>;
   /** Validations per run (with val). Default 6. */
   validations?: number;
   /** Which weights the headline compares: 'best' (chosen on val; the default with val) or 'final'. */
@@ -139,7 +139,8 @@ function usesTeacher(r: Recipe): boolean {
   return r.teacherData !== undefined || loss.TS > 0 || loss.features.some((f) => f.weight > 0);
 }
 
-function checkStudyOptions(options: StudyOptions): Recipe[] {
+/** Checks everything a study needs before any training; returns its recipes, scratch first. */
+export function checkStudyOptions(options: StudyOptions): Recipe[] {
   const o = checkOptions(options, 'study', KEYS) as unknown as StudyOptions;
   if (!(o.teacher instanceof Model)) throw new KDSError('E_ARG', 'study: teacher must be a kds Model');
   if (typeof o.student !== 'function') throw new KDSError('E_ARG', 'study: student must be a function that makes a fresh student');
@@ -161,7 +162,7 @@ function checkStudyOptions(options: StudyOptions): Recipe[] {
   if (typeof o.outDir !== 'string' || o.outDir.length === 0) throw new KDSError('E_ARG', 'study: outDir must be a folder path');
   if (o.resume !== undefined) boolean(o.resume, 'resume');
   optionalFunction(o.log, 'log');
-  if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema', 'clipGradNorm', 'warmupSteps']);
+  if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema']);
   return resolveRecipes(o.recipes, o.unlabelled !== undefined);
 }
 
@@ -218,8 +219,9 @@ async function runRecipe(options: StudyOptions, recipe: Recipe, seed: number, lo
       })
       : undefined;
     const validations = options.validations ?? 6;
+    const extra = Object.fromEntries(Object.entries(options.fit ?? {}).filter(([, v]) => v !== undefined));
     const fitOptions = {
-      ...(options.fit ?? {}),
+      ...extra,
       ...(train ? { train } : { train: options.train, batchSize, patchSize, seed }),
       val: options.val, steps: options.steps, schedule: options.schedule,
       validateEvery: options.val ? Math.max(1, Math.floor(options.steps / validations)) : 0,

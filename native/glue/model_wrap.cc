@@ -1,5 +1,6 @@
 #include "glue/model_wrap.h"
 
+#include "api/model_tensors.h"
 #include "glue/addon_data.h"
 #include "glue/errors.h"
 #include "glue/js_args.h"
@@ -17,6 +18,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceMethod<&ModelWrap::save>("save"),
                       InstanceMethod<&ModelWrap::saveStateDict>("saveStateDict"), InstanceMethod<&ModelWrap::loadStateDict>("loadStateDict"),
                       InstanceMethod<&ModelWrap::summary>("summary"),
+                      InstanceMethod<&ModelWrap::namedTensors>("namedTensors"),
                       InstanceMethod<&ModelWrap::dispose>("dispose")});
 }
 
@@ -142,6 +144,24 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
         auto features = Napi::Array::New(env, s.featureShapes.size());
         for (size_t i = 0; i < s.featureShapes.size(); ++i) features.Set(i, shapeArray(env, s.featureShapes[i]));
         out.Set("featureShapes", features);
+        return out;
+      },
+      {info.This()});
+}
+
+Napi::Value ModelWrap::namedTensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  return PromiseWorker<std::vector<NamedTensor>>::start(
+      env, [m] { return kds::namedTensors(*m); },
+      [](Napi::Env env, std::vector<NamedTensor>& tensors) -> Napi::Value {
+        auto out = Napi::Array::New(env, tensors.size());
+        for (size_t i = 0; i < tensors.size(); ++i) {
+          auto item = Napi::Object::New(env);
+          item.Set("name", tensors[i].name);
+          item.Set("tensor", TensorWrap::create(env, tensors[i].tensor));
+          out.Set(i, item);
+        }
         return out;
       },
       {info.This()});

@@ -27,6 +27,8 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   Napi::Value saveStateDict(const Napi::CallbackInfo& info);
   Napi::Value loadStateDict(const Napi::CallbackInfo& info);
   Napi::Value summary(const Napi::CallbackInfo& info);
+  // namedTensors(): Promise<{ name, tensor: NativeTensor }[]>, float32 CPU copies (for exporters).
+  Napi::Value namedTensors(const Napi::CallbackInfo& info);
   void dispose(const Napi::CallbackInfo& info);
   void release();
 

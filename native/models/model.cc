@@ -3,6 +3,7 @@
 #include <map>
 
 #include "api/error.h"
+#include "api/model_tensors.h"
 #include "core/runtime.h"
 #include "core/torch_tensor.h"
 #include "io/state_dict.h"
@@ -98,6 +99,15 @@ TorchModel& asTorchModel(Model& model) {
   auto* m = dynamic_cast<TorchModel*>(&model);
   if (!m) throw Error(ErrorCode::Internal, "model was not created by the kds core");
   return *m;
+}
+
+std::vector<NamedTensor> namedTensors(Model& model) {
+  auto& m = asTorchModel(model);
+  std::lock_guard<std::mutex> lock(m.mutex());
+  std::vector<NamedTensor> out;
+  for (auto& [name, p] : m.namedParameters())
+    out.push_back({name, wrap(p.detach().to(torch::kCPU, torch::kFloat32, /*non_blocking=*/false, /*copy=*/true).contiguous())});
+  return out;
 }
 
 }  // namespace kds

@@ -1,17 +1,15 @@
 // Runs the fuzzing child (fuzz-child.mjs) and watches it: a signal exit is a crash, silence past the per-attempt
 // timeout is a hang. After either, the input is kept and the run goes on from the next attempt in a fresh
 // child. Used by test/fuzz.test.mjs (a few hundred attempts) and scripts/fuzz.js (as many as asked).
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { KDS, models, manualSeed, writeImage } from '../../dist/index.js';
+import { fixturePath, runPythonSync } from '../../test/helpers/python.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const { pythonPathForTorch } = require('../libtorch.js');
 
 /** The architecture of every seed state dict and checkpoint: tiny, so attempts are quick. */
 export const FUZZ_MODEL = { scale: 2, nResblocks: 1, nFeats: 4 };
@@ -31,10 +29,7 @@ export async function makeSeeds(dir) {
   await kds.dispose();
   model.dispose();
 
-  execFileSync('python3', [path.join(here, '..', '..', 'test', 'fixtures', 'fuzz_seeds.py'), dir, kdsStateDict, checkpoint], {
-    env: { ...process.env, PYTHONPATH: pythonPathForTorch() },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  runPythonSync([fixturePath('fuzz_seeds.py'), dir, kdsStateDict, checkpoint]);
 
   const png = path.join(dir, 'image.png');
   const pixels = Float32Array.from({ length: 3 * 9 * 7 }, (_, i) => (i * 37) % 256);

@@ -1,6 +1,6 @@
 // Runs the Python fixtures of test/fixtures/ with the torch kds was built against, and moves tensors
 // between them and the tests as raw float32 files (`<name>.f32`, shape in the JSON; see fixture_io.py).
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -24,28 +24,53 @@ export function pythonEnv() {
   delete env.PYTHONDONTWRITEBYTECODE;
   // TorchScript prints deprecation warnings on every script/save; they would only bury real errors.
   env.PYTHONWARNINGS = 'ignore';
+  // Under npm run test:sanitize node runs with the sanitizer runtime preloaded; the references are not
+  // what is checked there, and an uninstrumented python with it preloaded only adds noise and time.
+  delete env.LD_PRELOAD;
   return env;
+}
+
+/** The path of test/fixtures/<script>. */
+export function fixturePath(script) {
+  return path.join(FIXTURES, script);
+}
+
+const PYTHON_OPTIONS = { maxBuffer: 64 << 20, encoding: 'utf8' };
+
+function pythonFailed(args, err, stderr) {
+  const what = args[0] === '-c' ? 'an inline python3 -c script' : path.basename(args[0]);
+  return new Error(`${what} failed (${err.status ?? err.code ?? err.signal}):\n${stderr}`);
+}
+
+/**
+ * Runs python3 ARGS (a script's path, e.g. fixturePath(name), or '-c', CODE; then its arguments) with
+ * pythonEnv(); resolves with its stdout, rejects with its stderr when it fails.
+ */
+export function runPython(args) {
+  return new Promise((resolve, reject) => {
+    execFile('python3', args, { ...PYTHON_OPTIONS, env: pythonEnv() }, (err, stdout, stderr) => {
+      if (err) reject(pythonFailed(args, err, stderr));
+      else resolve(stdout);
+    });
+  });
+}
+
+/** runPython, synchronously. */
+export function runPythonSync(args) {
+  try {
+    return execFileSync('python3', args, { ...PYTHON_OPTIONS, env: pythonEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    throw pythonFailed(args, err, err.stderr);
+  }
 }
 
 /**
  * Runs test/fixtures/<script> OUT_DIR JSON_ARGS and returns the parsed JSON file it wrote (`result`,
  * default result.json) in dir. Rejects with the script's stderr when it fails.
  */
-export function runFixture(script, dir, args = {}, { result = 'result.json' } = {}) {
-  return new Promise((resolve, reject) => {
-    execFile('python3', [path.join(FIXTURES, script), dir, JSON.stringify(args)],
-      { env: pythonEnv(), maxBuffer: 16 << 20 }, (err, _stdout, stderr) => {
-        if (err) {
-          reject(new Error(`fixture ${script} failed (${err.code ?? err.signal}):\n${stderr}`));
-          return;
-        }
-        try {
-          resolve(readJson(dir, result));
-        } catch (readErr) {
-          reject(readErr);
-        }
-      });
-  });
+export async function runFixture(script, dir, args = {}, { result = 'result.json' } = {}) {
+  await runPython([fixturePath(script), dir, JSON.stringify(args)]);
+  return readJson(dir, result);
 }
 
 export function readJson(dir, name) {
