@@ -2,11 +2,14 @@ import { awaitNative, callNative, KDSError } from './errors';
 import { native, NativeModel } from './native';
 import { imageArg, Tensor, TensorLike } from './tensor';
 import { exportOnnx, OnnxExportOptions } from './export/onnx';
-import {
-  EdsrOptions, edsrSpec, ModelSpec, RcanOptions, rcanSpec, SanOptions, sanSpec, StudentOptions, studentSpec,
-} from './model-specs';
+import { invalidParameterError, isPlainObject, positiveInt } from './validate';
+import type { StudentSize } from './models/kind';
+import { ModelKindName, ModelSpec, modelKind, modelKindNames, OptionsOf, StudentOptions } from './models/registry';
 
-export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec } from './model-specs';
+export type { EdsrOptions } from './models/edsr';
+export type { RcanOptions } from './models/rcan';
+export type { SanOptions } from './models/san';
+export type { StudentOptions, ModelSpec } from './models/registry';
 
 /** See {@link Model.summary}. */
 export interface ModelSummary {
@@ -42,12 +45,12 @@ export class Model {
   /** @internal */
   constructor(nativeModel: NativeModel, spec: ModelSpec | null = null) {
     this.native = nativeModel;
-    // Frozen all the way down, so that it keeps describing the native model.
-    const copy = spec && 'featureGroups' in spec ? { ...spec, featureGroups: Object.freeze([...spec.featureGroups]) as number[] } : spec;
-    this.spec = copy ? Object.freeze({ ...copy }) : null;
+    // Frozen all the way down (lists too), so that it keeps describing the native model.
+    const copy = spec && Object.fromEntries(Object.entries(spec).map(([k, v]) => [k, Array.isArray(v) ? Object.freeze([...v]) : v]));
+    this.spec = copy ? (Object.freeze(copy) as Readonly<ModelSpec>) : null;
   }
 
-  /** 'edsr', 'rcan', 'san' or 'torchscript'. */
+  /** The kind in the model table ('edsr', 'rcan', 'san') or 'torchscript'. */
   get kind(): string {
     return callNative(() => this.native.kind);
   }
@@ -142,45 +145,59 @@ function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0) throw new KDSError('E_ARG', `path must be a non-empty string, got ${String(path)}`);
 }
 
+/** One factory per kind of the model table (lib/models/registry.ts), e.g. `models.edsr(options)`. */
+type ModelFactories = { readonly [K in ModelKindName]: (options?: OptionsOf<K>) => Model };
+
+const factories = Object.fromEntries(
+  modelKindNames().map((name) => [name, (options?: Record<string, unknown>) => build(modelKind(name)!.spec(options) as ModelSpec)]),
+) as unknown as ModelFactories;
+
 /** Model factories. Weights are initialised like PyTorch's defaults; seed with {@link manualSeed}. */
-export const models = {
-  /** EDSR with FAKD's four feature taps: head output and the outputs of three groups of residual blocks. */
-  edsr(options: EdsrOptions = {}): Model {
-    return build(edsrSpec(options));
-  },
-
-  /** RCAN with FAKD's four feature taps: head output, two residual groups' outputs, body output. */
-  rcan(options: RcanOptions = {}): Model {
-    return build(rcanSpec(options));
-  },
-
-  /** SAN with FAKD's four feature taps: head output, two groups' outputs, final non-local output. */
-  san(options: SanOptions = {}): Model {
-    return build(sanSpec(options));
-  },
-
+export const models: ModelFactories & {
   /**
    * A fresh student for `teacher` (a kds-built model or its spec): same architecture, scale and rgbRange,
    * at most the teacher's blocks, groups and channels. Unset sizes take FAKD's students: EDSR 16 blocks x 64
    * channels (resScale 1), RCAN 6 RCABs per group, SAN 6 groups; see {@link StudentOptions}.
    */
+  studentOf(teacher: Model | ModelSpec, options?: StudentOptions): Model;
+} = {
+  ...factories,
   studentOf(teacher: Model | ModelSpec, options: StudentOptions = {}): Model {
-    const spec = teacher instanceof Model ? teacher.spec : teacher;
-    if (!spec || typeof spec !== 'object' || !['edsr', 'rcan', 'san'].includes((spec as ModelSpec).architecture))
-      throw new KDSError('E_ARG', 'studentOf needs a teacher built by models.edsr/rcan/san (or its spec); for a TorchScript teacher, build the student with models.edsr/rcan/san directly');
-    return build(studentSpec(spec as ModelSpec, options));
+    return build(studentSpec(teacher instanceof Model ? teacher.spec : teacher, options));
   },
 };
 
+const KIND_LIST = `models.${modelKindNames().join('/')}`;
+
+/** The student's spec: the teacher's architecture, scale and rgbRange with smaller (or equal) sizes. */
+function studentSpec(teacherSpec: unknown, options: unknown): ModelSpec {
+  const kind = isPlainObject(teacherSpec) ? modelKind(teacherSpec.architecture) : undefined;
+  if (!kind)
+    throw new KDSError('E_ARG', `studentOf needs a teacher built by ${KIND_LIST} (or its spec); for a TorchScript teacher, build the student with ${KIND_LIST} directly`);
+  // A spec passed in by hand may lack fields or hold bad values: checked and completed again.
+  const { architecture: _, ...teacherOptions } = teacherSpec as Record<string, unknown>;
+  const teacher = kind.spec(teacherOptions) as unknown as Record<string, unknown>;
+  if (!isPlainObject(options)) throw invalidParameterError('studentOf options', 'an object', options);
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (!kind.studentKeys.includes(key))
+      throw new KDSError('E_ARG', `studentOf: option '${key}' does not apply to a ${kind.name} student (the student keeps the teacher's scale and rgbRange); allowed: ${kind.studentKeys.join(', ')}`);
+  }
+  const size: StudentSize = (key, fakdDefault) => {
+    const limit = teacher[key] as number;
+    const given = options[key];
+    if (given === undefined) return Math.min(fakdDefault, limit);
+    const value = positiveInt(given, `studentOf: ${key}`);
+    if (value > limit)
+      throw new KDSError('E_ARG', `studentOf: ${key} ${value} exceeds the teacher's ${limit}; a student has at most the teacher's blocks, groups and channels`);
+    return value;
+  };
+  return kind.spec(kind.student(teacher as never, options, size)) as unknown as ModelSpec;
+}
+
 function build(spec: ModelSpec): Model {
   const { architecture, ...options } = spec;
-  const addon = native();
-  const create: Record<ModelSpec['architecture'], (o: Record<string, number | number[]>) => NativeModel> = {
-    edsr: (o) => addon.createEdsr(o as Record<string, number>),
-    rcan: (o) => addon.createRcan(o),
-    san: (o) => addon.createSan(o),
-  };
-  return new Model(callNative(() => create[architecture]({ ...options })), spec);
+  return new Model(callNative(() => native().createModel(architecture, options)), spec);
 }
 
 /**

@@ -108,9 +108,8 @@ export interface NativeAddon extends NativeDataAddon {
   };
   NativeModel: new (...args: never[]) => NativeModel;
   NativeSession: new () => NativeSession;
-  createEdsr(options: Record<string, number>): NativeModel;
-  createRcan(options: Record<string, number | number[]>): NativeModel;
-  createSan(options: Record<string, number | number[]>): NativeModel;
+  /** A kind of the model table (native/models/registry.cc) from its complete spec (lib/models/<kind>.ts). */
+  createModel(kind: string, spec: Readonly<Record<string, number | readonly number[]>>): NativeModel;
   loadTorchScript(path: string): Promise<NativeModel>;
   setNumThreads(n: number): void;
   getNumThreads(): number;

@@ -67,9 +67,7 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("NativeTensor", tensorClass);
   exports.Set("NativeModel", modelClass);
   exports.Set("NativeSession", SessionWrap::define(env));
-  exports.Set("createEdsr", Napi::Function::New(env, createEdsr, "createEdsr"));
-  exports.Set("createRcan", Napi::Function::New(env, createRcan, "createRcan"));
-  exports.Set("createSan", Napi::Function::New(env, createSan, "createSan"));
+  exports.Set("createModel", Napi::Function::New(env, createModel, "createModel"));
   exports.Set("loadTorchScript", Napi::Function::New(env, loadTorchScript, "loadTorchScript"));
   exports.Set("spatialAffinityLoss", Napi::Function::New(env, spatialAffinityLoss, "spatialAffinityLoss"));
   exports.Set("featureLoss", Napi::Function::New(env, featureLoss, "featureLoss"));

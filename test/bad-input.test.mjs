@@ -249,13 +249,13 @@ describe('bad input: a clear KDSError, and nothing changes', () => {
       ];
       for (const [options, message] of badOptimizer) await expectKDSError(() => kds.setOptimizer(options), 'E_ARG', message);
       const badEdsr = [
-        [{ scale: 5 }, /scale must be one of 2, 3, 4, 8, got 5/],
+        [{ scale: 5 }, /scale must be one of 2, 3, 4, 8, got number 5/],
         [{ scale: '2' }, /scale must be a positive integer/],
-        [{ nResblocks: 0 }, /nResblocks must be a positive integer, got 0/],
-        [{ nFeats: 2.5 }, /nFeats must be a positive integer, got 2.5/],
-        [{ resScale: 0 }, /resScale must be a positive number, got 0/],
+        [{ nResblocks: 0 }, /nResblocks must be a positive integer, got number 0/],
+        [{ nFeats: 2.5 }, /nFeats must be a positive integer, got number 2.5/],
+        [{ resScale: 0 }, /resScale must be a positive number, got number 0/],
         [{ rgbRange: -255 }, /rgbRange must be a positive number/],
-        [{ nResBlocks: 4 }, /edsr: unknown option 'nResBlocks': expected scale, nResblocks, nFeats, resScale, rgbRange/],
+        [{ nResBlocks: 4 }, /edsr: unknown option 'nResBlocks': expected one of scale, nResblocks, nFeats, resScale, rgbRange/],
         [null, /edsr: options must be an object, got null/],
       ];
       for (const [options, message] of badEdsr) await expectKDSError(() => models.edsr(options), 'E_ARG', message);

@@ -312,9 +312,27 @@ describe('model specs, FAKD feature taps and studentOf', () => {
     await expectError(() => models.studentOf({}), 'E_ARG', [/studentOf needs a teacher built by models/]);
   });
 
+  it('the addon builds only complete specs of kinds in its table (TypeScript owns the defaults)', async () => {
+    const { native } = require('../dist/native.js');
+    const { architecture, ...edsr } = models.edsr({ nResblocks: 1, nFeats: 8 }).spec;
+    assert.equal(native().createModel(architecture, edsr).kind, 'edsr');
+    const { architecture: rcanKind, featureGroups, ...rcanWithoutTaps } = models.rcan({ nResgroups: 2, nResblocks: 1, nFeats: 16 }).spec;
+    assert.deepEqual([rcanKind, featureGroups], ['rcan', [1, 1]]);
+    const { scale, ...edsrWithoutScale } = edsr;
+    assert.equal(scale, 2);
+    const cases = [
+      [() => native().createModel('resnet', edsr), /unknown model kind 'resnet': expected one of edsr, rcan, san/],
+      [() => native().createModel('edsr', edsrWithoutScale), /edsr: the spec lacks 'scale'/],
+      [() => native().createModel('rcan', rcanWithoutTaps), /rcan: the spec lacks 'featureGroups'/],
+      [() => native().createModel('edsr', { ...edsr, nResgroups: 2 }), /edsr: unknown option 'nResgroups'/],
+      [() => native().createModel('edsr', { ...edsr, nFeats: 0 }), /edsr: nFeats must be an integer >= 1/],
+    ];
+    for (const [create, message] of cases) assert.throws(create, (e) => e.code === 'E_ARG' && message.test(e.message));
+  });
+
   it('validates options with E_ARG', async () => {
     await expectError(() => models.rcan({ scale: 5 }), 'E_ARG', [/rcan: scale must be one of 2, 3, 4, 8/]);
-    await expectError(() => models.rcan({ nFeats: 8, reduction: 16 }), 'E_ARG', [/reduction \(16\) must not exceed nFeats \(8\)/]);
+    await expectError(() => models.rcan({ nFeats: 8, reduction: 16 }), 'E_ARG', [/rcan: reduction must be at most nFeats \(8\), got number 16/]);
     await expectError(() => models.rcan({ nResgroups: 4, featureGroups: [3, 5] }), 'E_ARG', [/featureGroups\[1\] must be an integer between 1 and nResgroups \(4\)/]);
     await expectError(() => models.rcan({ featureGroups: [5, 2] }), 'E_ARG', [/increasing order/]);
     await expectError(() => models.san({ nFeats: 4 }), 'E_ARG', [/san: nFeats must be at least 8/]);

@@ -39,14 +39,16 @@ int main(int argc, char** argv) {
     if (!(err < tol)) ++failures;
   };
 
-  EdsrOptions e;
-  e.scale = 4; e.nResblocks = 4; e.nFeats = 16;
-  RcanOptions r;
-  r.scale = 4; r.nResgroups = 3; r.nResblocks = 2; r.nFeats = 32;
-  SanOptions s;
-  s.scale = 4; s.nResgroups = 3; s.nResblocks = 2; s.nFeats = 32;
+  // Complete specs, as lib/models/<kind>.ts would make them (the defaults written out).
+  const ModelSpec e{"edsr", {{"scale", 4}, {"nResblocks", 4}, {"nFeats", 16}, {"resScale", 1}, {"rgbRange", 255}}, {}};
+  const ModelSpec r{"rcan",
+                    {{"scale", 4}, {"nResgroups", 3}, {"nResblocks", 2}, {"nFeats", 32}, {"reduction", 16}, {"resScale", 1}, {"rgbRange", 255}},
+                    {{"featureGroups", {1, 2}}}};
+  const ModelSpec s{"san",
+                    {{"scale", 4}, {"nResgroups", 3}, {"nResblocks", 2}, {"nFeats", 32}, {"reduction", 16}, {"nonLocalChannels", 4}, {"rgbRange", 255}},
+                    {{"featureGroups", {1, 2}}}};
   std::map<std::string, std::function<ModelPtr()>> make{
-      {"edsr", [&] { return createEdsr(e); }}, {"rcan", [&] { return createRcan(r); }}, {"san", [&] { return createSan(s); }}};
+      {"edsr", [&] { return createModel(e); }}, {"rcan", [&] { return createModel(r); }}, {"san", [&] { return createModel(s); }}};
   for (auto& [arch, create] : make) {
     for (const std::string file : {arch + ".pt", arch + "_legacy.pt"}) {
       ModelPtr model = create();
@@ -80,7 +82,7 @@ int main(int argc, char** argv) {
   auto ts = loadTorchScript(dir + "/edsr_ts.pt");
   asTorchModel(*ts).moveTo(device);
   auto traced = ts->summary(23, 17);
-  auto analytic = createEdsr(e)->summary(23, 17);
+  auto analytic = createModel(e)->summary(23, 17);
   std::cout << "torchscript summary on " << device << ": traced " << traced.multiplyAdds << " analytic " << analytic.multiplyAdds
             << (traced.multiplyAdds == analytic.multiplyAdds ? " ok" : " FAIL") << "\n";
   if (traced.multiplyAdds != analytic.multiplyAdds) ++failures;

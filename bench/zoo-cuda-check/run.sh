@@ -7,7 +7,7 @@ T=$(python3 -c "import torch,os;print(os.path.dirname(torch.__file__))")
 ABI=$(python3 -c "import torch;print(int(torch._C._GLIBCXX_USE_CXX11_ABI))")
 nvidia-smi -L; g++ --version | head -1; python3 -c "import torch; print('torch', torch.__version__)"
 mkdir -p /tmp/o /tmp/d
-SRCS="native/core/error.cc native/core/runtime.cc native/core/tensor.cc native/models/blocks.cc native/models/edsr.cc
+SRCS="native/core/error.cc native/core/runtime.cc native/core/tensor.cc native/models/registry.cc native/models/spec_reader.cc native/models/blocks.cc native/models/edsr.cc
 native/models/rcan.cc native/models/san_attention.cc native/models/san.cc native/models/op_counter.cc native/models/model.cc
 native/models/torchscript_model.cc native/io/atomic_file.cc native/io/state_dict.cc native/io/python_pickle.cc native/io/torch_save.cc bench/zoo-cuda-check/main.cc"
 start=$(date +%s)

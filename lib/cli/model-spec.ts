@@ -5,33 +5,34 @@ import path from 'node:path';
 import { writeFileAtomicSync } from '../atomic-file';
 import { KDSError } from '../errors';
 import { loadTorchScript, Model, models } from '../models';
+import { ModelKindName, modelKind, modelKindNames } from '../models/registry';
 
-/** A parsed architecture string. */
-export type Arch =
-  | { family: 'edsr'; nResblocks: number; nFeats: number; resScale: number }
-  | { family: 'rcan' | 'san'; nResgroups: number; nResblocks: number; nFeats: number };
+/** A parsed architecture string: the kind and the options it names (other options keep their defaults). */
+export interface Arch {
+  kind: ModelKindName;
+  options: Record<string, number>;
+}
 
-const ARCH_HELP = 'edsr-r<blocks>f<channels>[-rs<resScale>] (e.g. edsr-r16f64), rcan-g<groups>b<blocks>f<channels> (e.g. rcan-g10b20f64) or san-g<groups>b<blocks>f<channels>';
+function archHelp(): string {
+  const helps = modelKindNames().map((name) => modelKind(name)!.arch.help);
+  return `${helps.slice(0, -1).join(', ')} or ${helps[helps.length - 1]}`;
+}
 
 /**
- * Architecture strings: 'edsr-r16f64' (EDSR's big model: 'edsr-r32f256-rs0.1'), 'rcan-g10b20f64' (groups,
- * RCABs per group, channels), 'san-g20b10f64'. Other options keep the zoo's defaults.
+ * Architecture strings, one pattern per kind of the model table: 'edsr-r16f64' (EDSR's big model:
+ * 'edsr-r32f256-rs0.1'), 'rcan-g10b20f64' (groups, RCABs per group, channels), 'san-g20b10f64'.
  */
 export function parseArch(text: string): Arch {
-  const edsr = /^edsr-r(\d+)f(\d+)(?:-rs(\d*\.?\d+))?$/.exec(text);
-  if (edsr && Number(edsr[1]) >= 1 && Number(edsr[2]) >= 1)
-    return { family: 'edsr', nResblocks: Number(edsr[1]), nFeats: Number(edsr[2]), resScale: edsr[3] ? Number(edsr[3]) : 1 };
-  const grouped = /^(rcan|san)-g(\d+)b(\d+)f(\d+)$/.exec(text);
-  if (grouped && [2, 3, 4].every((i) => Number(grouped[i]) >= 1))
-    return { family: grouped[1] as 'rcan' | 'san', nResgroups: Number(grouped[2]), nResblocks: Number(grouped[3]), nFeats: Number(grouped[4]) };
-  throw new KDSError('E_ARG', `unknown architecture '${text}': expected ${ARCH_HELP}`);
+  for (const kind of modelKindNames()) {
+    const match = modelKind(kind)!.arch.pattern.exec(text);
+    if (match) return { kind, options: modelKind(kind)!.arch.options(match) as Record<string, number> };
+  }
+  throw new KDSError('E_ARG', `unknown architecture '${text}': expected ${archHelp()}`);
 }
 
 export function buildArch(arch: string, scale: number): Model {
-  const a = parseArch(arch);
-  if (a.family === 'edsr') return models.edsr({ scale, nResblocks: a.nResblocks, nFeats: a.nFeats, resScale: a.resScale });
-  const options = { scale, nResgroups: a.nResgroups, nResblocks: a.nResblocks, nFeats: a.nFeats };
-  return a.family === 'rcan' ? models.rcan(options) : models.san(options);
+  const { kind, options } = parseArch(arch);
+  return models[kind]({ ...options, scale });
 }
 
 /** What a sidecar says about the weights file beside it. */

@@ -1,6 +1,6 @@
 // EDSR (native/models/edsr.cc) as an ONNX graph: mean shift, head, resScale'd residual blocks, the body's
 // last conv plus the global skip, upsampler, last conv, mean shift back. The feature taps are left out.
-import type { EdsrSpec } from '../model-specs';
+import type { EdsrSpec } from '../models/edsr';
 import { conv, head, resBlock, tail, Weights } from './blocks';
 import { GraphBuilder } from './graph';
 

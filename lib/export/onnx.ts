@@ -4,8 +4,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { writeFileAtomic } from '../atomic-file';
 import { awaitNative, KDSError } from '../errors';
-import type { ModelSpec } from '../model-specs';
-import type { Model } from '../models';
+import type { ModelSpec } from '../models/registry';
+import type { ExportableModel as Model, ExportSettings } from './exportable';
 import { boolean, checkOptions, describe, invalidParameterError, positiveInt } from '../validate';
 import { NamedWeight, Weights } from './blocks';
 import { edsrGraph } from './edsr';
@@ -29,12 +29,7 @@ export interface OnnxExportOptions {
 }
 
 /** @internal Validated export options. */
-export interface ExportSettings {
-  opset: number;
-  fp16: boolean;
-  /** null: dynamic [N, 3, H, W]; otherwise the fixed input size (batch 1). */
-  size: { height: number; width: number } | null;
-}
+export type { ExportSettings, ExportableModel } from './exportable';
 
 export const DEFAULT_OPSET = 17;
 

@@ -1,7 +1,7 @@
 // RCAN (native/models/rcan.cc) as an ONNX graph: residual groups of RCABs (conv, ReLU, conv, channel
 // attention, times resScale, plus the input), each group closed by a conv and its own skip; the body's last
 // conv plus the global skip; the shared tail. The feature taps are left out.
-import type { RcanSpec } from '../model-specs';
+import type { RcanSpec } from '../models/rcan';
 import { channelAttention, conv, convReluConv, head, scaled, tail, Weights } from './blocks';
 import { GraphBuilder } from './graph';
 

@@ -2,7 +2,7 @@
 // (embedded Gaussian on each quadrant), local-source groups with second-order channel attention (covariance
 // pooling, the coupled Newton-Schulz square root, 1x1-conv bottleneck), the share-source skip (gamma). The
 // covariance and its square root stay in float32 in fp16 graphs: a trace can exceed float16's range.
-import type { SanSpec } from '../model-specs';
+import type { SanSpec } from '../models/san';
 import { conv, convReluConv, head, tail, Weights } from './blocks';
 import { GraphBuilder } from './graph';
 

@@ -6,8 +6,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { KDSError } from '../errors';
-import type { Model } from '../models';
-import type { ExportSettings } from './onnx';
+import type { ExportableModel as Model, ExportSettings } from './exportable';
 
 const SCRIPT = path.resolve(__dirname, '..', '..', 'scripts', 'torchscript-to-onnx.py');
 

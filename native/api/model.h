@@ -1,7 +1,9 @@
-// Super-resolution models as the glue sees them: built in C++ (EDSR, RCAN, SAN) or loaded from TorchScript.
+// Super-resolution models as the glue sees them: a kds-built kind (EDSR, RCAN, SAN; the table in
+// native/models/registry.cc) made from a complete spec, or a TorchScript module loaded from a file.
 // Every model maps an image batch (N,3,H,W on 0..255) to (feature maps, SR output).
 #pragma once
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,40 +18,13 @@ struct ForwardResult {
   TensorPtr output;
 };
 
-// Model options: lib/model-specs.ts owns the defaults and checks and sends every field; no second set of
-// defaults here (fields are value-initialised).
-struct EdsrOptions {
-  int scale{};
-  int nResblocks{};
-  int nFeats{};
-  double resScale{};
-  double rgbRange{};
-  int nColors = 3;  // not an option: kds models are RGB
-};
-
-// RCAN (Zhang et al. 2018).
-struct RcanOptions {
-  int scale{};
-  int nResgroups{};
-  int nResblocks{};
-  int nFeats{};
-  int reduction{};
-  double resScale{};
-  double rgbRange{};
-  // Residual groups (1-based counts) after which a feature is tapped; empty: the default rule.
-  std::vector<int> featureGroups;
-};
-
-// SAN (Dai et al. 2019).
-struct SanOptions {
-  int scale{};
-  int nResgroups{};
-  int nResblocks{};
-  int nFeats{};
-  int reduction{};
-  int nonLocalChannels{};  // inner channels of the non-local block; 0: nFeats / 8 (the SAN release)
-  double rgbRange{};
-  std::vector<int> featureGroups;  // as in RcanOptions
+// The complete hyper-parameters of a kds-built model, by option name, as lib/models/<kind>.ts makes them:
+// TypeScript owns the defaults and the checks, so every key is present. The kind's factory reads what it
+// needs and refuses a missing or an unknown key (a TypeScript and C++ pair that disagree).
+struct ModelSpec {
+  std::string kind;                                 // "edsr", "rcan", "san"
+  std::map<std::string, double> numbers;            // scale, nFeats, resScale, ...
+  std::map<std::string, std::vector<int>> intLists;  // featureGroups
 };
 
 // What a model costs for one LR input of height x width (batch 1).
@@ -61,25 +36,26 @@ struct ModelSummary {
   std::vector<std::vector<int64_t>> featureShapes;  // [C, h, w] per feature tap
 };
 
-struct LoadOptions {  // set by lib/models.ts
-  bool strict{};
+struct LoadOptions {
+  bool strict = true;
 };
 
 class Model {
  public:
   virtual ~Model() = default;
-  virtual std::string kind() const = 0;               // "edsr", "rcan", "san" or "torchscript"
+  virtual std::string kind() const = 0;               // a kind of the model table, or "torchscript"
   virtual bool hasFeatures() const = 0;               // false: forward returns only the output
   virtual std::optional<int> scale() const = 0;       // unknown for TorchScript until it has run
   virtual int64_t parameterCount() const = 0;         // trainable parameters
   virtual std::string device() const = 0;
   // Runs the model in inference mode on its device.
   virtual ForwardResult forward(const Tensor& input) = 0;
-  // EDSR: a state dict that torch.load reads; TorchScript: a torch.jit.load-able archive. Atomic.
+  // kds-built kinds: a state dict that torch.load reads; TorchScript: a torch.jit.load-able archive. Atomic.
   virtual void save(const std::string& path) = 0;
   // Every parameter as a state dict that torch.load reads. Atomic.
   virtual void saveStateDict(const std::string& path) = 0;
-  // Loads a state dict written by torch.save (EDSR-PyTorch key names). Nothing changes on error.
+  // Loads a state dict written by torch.save (the reference implementations' key names, and FAKD's).
+  // Nothing changes on error.
   virtual void loadStateDict(const std::string& path, const LoadOptions& options) = 0;
   // Parameter counts, multiply-adds and shapes for one LR input of height x width.
   virtual ModelSummary summary(int64_t height, int64_t width) = 0;
@@ -87,9 +63,8 @@ class Model {
 
 using ModelPtr = std::shared_ptr<Model>;
 
-ModelPtr createEdsr(const EdsrOptions& options);
-ModelPtr createRcan(const RcanOptions& options);
-ModelPtr createSan(const SanOptions& options);
+// Builds spec.kind from the model table; E_ARG for an unknown kind or a spec that does not fit it.
+ModelPtr createModel(const ModelSpec& spec);
 ModelPtr loadTorchScript(const std::string& path);
 
 }  // namespace kds

@@ -29,7 +29,7 @@ struct Contributions {
   torch::Tensor weights;      // [out, taps] float64, each row sums to 1
 };
 
-Contributions contributions(int64_t inLength, int64_t outLength, double scale) {
+Contributions contributions(int64_t outLength, double scale) {
   const bool shrink = scale < 1;
   const double kernelWidth = shrink ? 4.0 / scale : 4.0;
   const int64_t taps = static_cast<int64_t>(std::ceil(kernelWidth)) + 2;
@@ -86,7 +86,7 @@ std::pair<int64_t, int64_t> findPeriod(const std::vector<int64_t>& left) {
 // Resizes dimension `dim` (2: height, 3: width) of a float64 [N, C, H, W] tensor.
 torch::Tensor resizeAlong(const torch::Tensor& x, int64_t dim, int64_t outLength, double scale) {
   const int64_t inLength = x.size(dim);
-  auto c = contributions(inLength, outLength, scale);
+  auto c = contributions(outLength, scale);
   auto weights = c.weights.to(x.device());
   // Mirror the borders once: row r of `padded` is input row mirror(lo + r).
   const auto [minLeft, maxLeft] = std::minmax_element(c.left.begin(), c.left.end());

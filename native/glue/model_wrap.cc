@@ -17,8 +17,7 @@ Napi::Function ModelWrap::define(Napi::Env env) {
                       InstanceAccessor<&ModelWrap::device>("device"), InstanceMethod<&ModelWrap::forward>("forward"),
                       InstanceMethod<&ModelWrap::save>("save"),
                       InstanceMethod<&ModelWrap::saveStateDict>("saveStateDict"), InstanceMethod<&ModelWrap::loadStateDict>("loadStateDict"),
-                      InstanceMethod<&ModelWrap::summary>("summary"),
-                      InstanceMethod<&ModelWrap::namedTensors>("namedTensors"),
+                      InstanceMethod<&ModelWrap::summary>("summary"), InstanceMethod<&ModelWrap::namedTensors>("namedTensors"),
                       InstanceMethod<&ModelWrap::dispose>("dispose")});
 }
 
@@ -36,7 +35,7 @@ ModelWrap* ModelWrap::unwrapIf(Napi::Value value) {
 
 ModelWrap::ModelWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ModelWrap>(info), env_(info.Env()) {
   if (info.Length() != 1 || !info[0].IsExternal())
-    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr/rcan/san/studentOf() or loadTorchScript()");
+    throw makeError(info.Env(), ErrorCode::Argument, "NativeModel cannot be constructed directly; use models.edsr/rcan/san() or loadTorchScript()");
   // take the reference out of the holder: dispose() must drop it now, not when the GC frees the External
   model_ = std::move(*info[0].As<Napi::External<ModelPtr>>().Data());
   if (model_) {
@@ -116,18 +115,36 @@ Napi::Value ModelWrap::loadStateDict(const Napi::CallbackInfo& info) {
   ModelPtr m = model(env);
   std::string path = stringArg(info, 0, "path");
   LoadOptions options;
-  options.strict = boolOption(objectArg(info, 1, "options"), "strict");
+  options.strict = boolOption(objectArg(info, 1, "options"), "strict", true);
   return PromiseWorker<Nothing>::start(
       env, [m, path, options] { m->loadStateDict(path, options); return Nothing{}; },
       [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()});
+}
+
+Napi::Value ModelWrap::namedTensors(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  ModelPtr m = model(env);
+  return PromiseWorker<std::vector<NamedTensor>>::start(
+      env, [m] { return kds::namedTensors(*m); },
+      [](Napi::Env env, std::vector<NamedTensor>& tensors) -> Napi::Value {
+        auto out = Napi::Array::New(env, tensors.size());
+        for (size_t i = 0; i < tensors.size(); ++i) {
+          auto item = Napi::Object::New(env);
+          item.Set("name", tensors[i].name);
+          item.Set("tensor", TensorWrap::create(env, tensors[i].tensor));
+          out.Set(i, item);
+        }
+        return out;
+      },
+      {info.This()});
 }
 
 Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelPtr m = model(env);
   auto o = objectArg(info, 0, "options");
-  const auto height = static_cast<int64_t>(numberOption(o, "height"));
-  const auto width = static_cast<int64_t>(numberOption(o, "width"));
+  const auto height = static_cast<int64_t>(numberOption(o, "height", 0));
+  const auto width = static_cast<int64_t>(numberOption(o, "width", 0));
   auto shapeArray = [](Napi::Env env, const std::vector<int64_t>& shape) {
     auto a = Napi::Array::New(env, shape.size());
     for (size_t i = 0; i < shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
@@ -149,71 +166,40 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
       {info.This()});
 }
 
-Napi::Value ModelWrap::namedTensors(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ModelPtr m = model(env);
-  return PromiseWorker<std::vector<NamedTensor>>::start(
-      env, [m] { return kds::namedTensors(*m); },
-      [](Napi::Env env, std::vector<NamedTensor>& tensors) -> Napi::Value {
-        auto out = Napi::Array::New(env, tensors.size());
-        for (size_t i = 0; i < tensors.size(); ++i) {
-          auto item = Napi::Object::New(env);
-          item.Set("name", tensors[i].name);
-          item.Set("tensor", TensorWrap::create(env, tensors[i].tensor));
-          out.Set(i, item);
-        }
-        return out;
-      },
-      {info.This()});
-}
-
 void ModelWrap::dispose(const Napi::CallbackInfo&) { release(); }
 
-Napi::Value createEdsr(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    EdsrOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale"));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
-    options.resScale = numberOption(o, "resScale");
-    options.rgbRange = numberOption(o, "rgbRange");
-    return ModelWrap::create(env, kds::createEdsr(options));
-  });
+// The spec's values by type: numbers, and arrays of integers (feature taps). Which keys a kind needs is the
+// model table's business (native/models/registry.cc), not the glue's.
+static ModelSpec readModelSpec(Napi::Env env, const std::string& kind, const Napi::Object& o) {
+  ModelSpec spec;
+  spec.kind = kind;
+  Napi::Array keys = o.GetPropertyNames();
+  for (uint32_t i = 0; i < keys.Length(); ++i) {
+    const std::string key = keys.Get(i).As<Napi::String>().Utf8Value();
+    Napi::Value v = o.Get(key);
+    if (v.IsNumber()) {
+      spec.numbers[key] = v.As<Napi::Number>().DoubleValue();
+      continue;
+    }
+    auto bad = [&] { return makeError(env, ErrorCode::Argument, kind + ": option '" + key + "' must be a number or an array of integers"); };
+    if (!v.IsArray()) throw bad();
+    auto a = v.As<Napi::Array>();
+    std::vector<int> list;
+    for (uint32_t j = 0; j < a.Length(); ++j) {
+      Napi::Value item = a.Get(j);
+      if (!item.IsNumber()) throw bad();
+      list.push_back(item.As<Napi::Number>().Int32Value());
+    }
+    spec.intLists[key] = std::move(list);
+  }
+  return spec;
 }
 
-Napi::Value createRcan(const Napi::CallbackInfo& info) {
+Napi::Value createModel(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    RcanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale"));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups"));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
-    options.reduction = static_cast<int>(numberOption(o, "reduction"));
-    options.resScale = numberOption(o, "resScale");
-    options.rgbRange = numberOption(o, "rgbRange");
-    options.featureGroups = intArrayOption(o, "featureGroups");
-    return ModelWrap::create(env, kds::createRcan(options));
-  });
-}
-
-Napi::Value createSan(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  return guarded(env, [&]() -> Napi::Value {
-    auto o = objectArg(info, 0, "options");
-    SanOptions options;
-    options.scale = static_cast<int>(numberOption(o, "scale"));
-    options.nResgroups = static_cast<int>(numberOption(o, "nResgroups"));
-    options.nResblocks = static_cast<int>(numberOption(o, "nResblocks"));
-    options.nFeats = static_cast<int>(numberOption(o, "nFeats"));
-    options.reduction = static_cast<int>(numberOption(o, "reduction"));
-    options.nonLocalChannels = static_cast<int>(numberOption(o, "nonLocalChannels"));
-    options.rgbRange = numberOption(o, "rgbRange");
-    options.featureGroups = intArrayOption(o, "featureGroups");
-    return ModelWrap::create(env, kds::createSan(options));
+    ModelSpec spec = readModelSpec(env, stringArg(info, 0, "kind"), objectArg(info, 1, "spec"));
+    return ModelWrap::create(env, kds::createModel(spec));
   });
 }
 

@@ -1,4 +1,5 @@
-// NativeModel: a JS handle on a core model (EDSR, RCAN, SAN or TorchScript), and the functions that create one.
+// NativeModel: a JS handle on a core model (a kind of the model table, or TorchScript), and the functions
+// that create one.
 #pragma once
 #include <napi.h>
 
@@ -38,11 +39,9 @@ class ModelWrap : public Napi::ObjectWrap<ModelWrap> {
   int64_t reportedBytes_ = 0;
 };
 
-// createEdsr(options): NativeModel (synchronous: building is quick).
-Napi::Value createEdsr(const Napi::CallbackInfo& info);
-// createRcan(options), createSan(options): NativeModel.
-Napi::Value createRcan(const Napi::CallbackInfo& info);
-Napi::Value createSan(const Napi::CallbackInfo& info);
+// createModel(kind, spec): NativeModel of any kind in the model table, from its complete spec
+// (synchronous: building is quick).
+Napi::Value createModel(const Napi::CallbackInfo& info);
 // loadTorchScript(path): Promise<NativeModel>.
 Napi::Value loadTorchScript(const Napi::CallbackInfo& info);
 

@@ -1,7 +1,5 @@
 #include "glue/session_wrap.h"
 
-#include <cmath>
-
 #include "glue/errors.h"
 #include "glue/js_args.h"
 #include "glue/model_wrap.h"

@@ -1,32 +1,17 @@
 #include "models/edsr.h"
 
-#include "api/error.h"
-#include "io/state_dict.h"
+#include "models/spec_reader.h"
 
 namespace kds {
-namespace {
-
-void validate(const EdsrOptions& o) {
-  if (o.scale != 2 && o.scale != 3 && o.scale != 4 && o.scale != 8)
-    throw Error(ErrorCode::Argument, "edsr: scale must be 2, 3, 4 or 8, got " + std::to_string(o.scale));
-  if (o.nResblocks < 1) throw Error(ErrorCode::Argument, "edsr: nResblocks must be >= 1, got " + std::to_string(o.nResblocks));
-  if (o.nFeats < 1) throw Error(ErrorCode::Argument, "edsr: nFeats must be >= 1, got " + std::to_string(o.nFeats));
-  if (!(o.resScale > 0)) throw Error(ErrorCode::Argument, "edsr: resScale must be > 0, got " + std::to_string(o.resScale));
-  if (!(o.rgbRange > 0)) throw Error(ErrorCode::Argument, "edsr: rgbRange must be > 0, got " + std::to_string(o.rgbRange));
-  if (o.nColors != 3) throw Error(ErrorCode::Argument, "edsr: nColors must be 3 (RGB), got " + std::to_string(o.nColors));
-}
-
-}  // namespace
 
 EdsrImpl::EdsrImpl(const EdsrOptions& options) : options_(options) {
-  validate(options);
   const int64_t f = options.nFeats;
   subMean_ = register_module("sub_mean", meanShift(options.rgbRange, -1));
-  head_ = register_module("head", torch::nn::Sequential(defaultConv(options.nColors, f, 3)));
+  head_ = register_module("head", torch::nn::Sequential(defaultConv(3, f, 3)));
   body_ = register_module("body", torch::nn::ModuleList());
   for (int i = 0; i < options.nResblocks; ++i) body_->push_back(ResBlock(f, 3, options.resScale));
   body_->push_back(defaultConv(f, f, 3));
-  tail_ = register_module("tail", torch::nn::Sequential(Upsampler(options.scale, f), defaultConv(f, options.nColors, 3)));
+  tail_ = register_module("tail", torch::nn::Sequential(Upsampler(options.scale, f), defaultConv(f, 3, 3)));
   addMean_ = register_module("add_mean", meanShift(options.rgbRange, +1));
 }
 
@@ -74,6 +59,16 @@ std::string EdsrModel::canonicalKey(const std::string& key) const {
   return key;
 }
 
-ModelPtr createEdsr(const EdsrOptions& options) { return std::make_shared<EdsrModel>(options); }
+ModelPtr createEdsr(const ModelSpec& spec) {
+  SpecReader read(spec);
+  EdsrOptions options;
+  options.scale = read.scale();
+  options.nResblocks = read.integer("nResblocks");
+  options.nFeats = read.integer("nFeats");
+  options.resScale = read.positive("resScale");
+  options.rgbRange = read.positive("rgbRange");
+  read.finish();
+  return std::make_shared<EdsrModel>(options);
+}
 
 }  // namespace kds

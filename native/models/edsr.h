@@ -8,6 +8,15 @@
 
 namespace kds {
 
+// The hyper-parameters, read from a complete ModelSpec (lib/models/edsr.ts owns defaults and checks).
+struct EdsrOptions {
+  int scale;
+  int nResblocks;
+  int nFeats;
+  double resScale;
+  double rgbRange;
+};
+
 // Parameter names: sub_mean, head.0, body.{i}.body.{0,2}, body.{n} (the body's last conv),
 // tail.0.{0,2,4} (upsampler convs), tail.1, add_mean.
 class EdsrImpl : public torch::nn::Module {

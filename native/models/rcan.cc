@@ -1,35 +1,9 @@
 #include "models/rcan.h"
 
-#include <algorithm>
-
 #include "api/error.h"
+#include "models/spec_reader.h"
 
 namespace kds {
-namespace {
-
-void validate(RcanOptions& o) {
-  auto fail = [](const std::string& m) { throw Error(ErrorCode::Argument, "rcan: " + m); };
-  if (o.scale != 2 && o.scale != 3 && o.scale != 4 && o.scale != 8) fail("scale must be 2, 3, 4 or 8, got " + std::to_string(o.scale));
-  if (o.nResgroups < 1) fail("nResgroups must be >= 1, got " + std::to_string(o.nResgroups));
-  if (o.nResblocks < 1) fail("nResblocks must be >= 1, got " + std::to_string(o.nResblocks));
-  if (o.nFeats < 1) fail("nFeats must be >= 1, got " + std::to_string(o.nFeats));
-  if (o.reduction < 1 || o.reduction > o.nFeats)
-    fail("reduction must be between 1 and nFeats (" + std::to_string(o.nFeats) + "), got " + std::to_string(o.reduction));
-  if (!(o.resScale > 0)) fail("resScale must be > 0, got " + std::to_string(o.resScale));
-  if (!(o.rgbRange > 0)) fail("rgbRange must be > 0, got " + std::to_string(o.rgbRange));
-  if (o.featureGroups.empty()) o.featureGroups = defaultRcanFeatureGroups(o.nResgroups);
-  for (size_t i = 0; i < o.featureGroups.size(); ++i) {
-    const int g = o.featureGroups[i];
-    if (g < 1 || g > o.nResgroups) fail("featureGroups entries must be between 1 and nResgroups (" + std::to_string(o.nResgroups) + "), got " + std::to_string(g));
-    if (i > 0 && g < o.featureGroups[i - 1]) fail("featureGroups must be in increasing order");
-  }
-}
-
-}  // namespace
-
-std::vector<int> defaultRcanFeatureGroups(int n) {
-  return {std::max(1, (3 * n + 5) / 10), std::max(1, (7 * n + 5) / 10)};
-}
 
 ChannelAttentionImpl::ChannelAttentionImpl(int64_t nFeats, int64_t reduction) {
   const int64_t inner = nFeats / reduction;
@@ -74,7 +48,6 @@ int64_t ResidualGroupImpl::multiplyAdds(int64_t h, int64_t w) const {
 }
 
 RcanImpl::RcanImpl(const RcanOptions& options) : options_(options) {
-  validate(options_);
   const int64_t f = options_.nFeats;
   subMean_ = register_module("sub_mean", meanShift(options_.rgbRange, -1));
   head_ = register_module("head", torch::nn::Sequential(defaultConv(3, f, 3)));
@@ -125,6 +98,20 @@ std::string RcanModel::canonicalKey(const std::string& key) const {
   return key;
 }
 
-ModelPtr createRcan(const RcanOptions& options) { return std::make_shared<RcanModel>(options); }
+ModelPtr createRcan(const ModelSpec& spec) {
+  SpecReader read(spec);
+  RcanOptions options;
+  options.scale = read.scale();
+  options.nResgroups = read.integer("nResgroups");
+  options.nResblocks = read.integer("nResblocks");
+  options.nFeats = read.integer("nFeats");
+  options.reduction = read.integer("reduction");
+  if (options.reduction > options.nFeats) throw Error(ErrorCode::Argument, "rcan: reduction must not exceed nFeats");
+  options.resScale = read.positive("resScale");
+  options.rgbRange = read.positive("rgbRange");
+  options.featureGroups = read.groups("featureGroups", options.nResgroups);
+  read.finish();
+  return std::make_shared<RcanModel>(options);
+}
 
 }  // namespace kds

@@ -8,6 +8,18 @@
 
 namespace kds {
 
+// The hyper-parameters, read from a complete ModelSpec (lib/models/rcan.ts owns defaults and checks).
+struct RcanOptions {
+  int scale;
+  int nResgroups;
+  int nResblocks;  // RCABs per group
+  int nFeats;
+  int reduction;
+  double resScale;
+  double rgbRange;
+  std::vector<int> featureGroups;  // residual groups (1-based counts) after which a feature is tapped
+};
+
 // RCAN's CALayer: x * sigmoid(conv(relu(conv(avgpool(x))))), the 1x1 convs shrinking the channels by
 // `reduction` and back. Its convs are conv_du.0 and conv_du.2.
 class ChannelAttentionImpl : public torch::nn::Module {
@@ -51,8 +63,8 @@ TORCH_MODULE(ResidualGroup);
 class RcanImpl : public torch::nn::Module {
  public:
   explicit RcanImpl(const RcanOptions& options);
-  // Features: [head output, the outputs of the groups in featureGroups (default: after 3/10 and 7/10 of the
-  // groups, FAKD's groups 3 and 7 of 10), body output]. As in the FAKD reference code (an in-place add), the
+  // Features: [head output, the outputs of the groups in featureGroups (FAKD's groups 3 and 7 of 10 by
+  // default), body output]. As in the FAKD reference code (an in-place add), the
   // last feature is the body's final conv plus the global skip: the input of the tail.
   SrOutput forward(const torch::Tensor& x);
   const RcanOptions& options() const { return options_; }
@@ -66,9 +78,6 @@ class RcanImpl : public torch::nn::Module {
   torch::nn::ModuleList body_{nullptr};
 };
 TORCH_MODULE(Rcan);
-
-// The default taps: after round(3n/10) and round(7n/10) groups (at least 1), FAKD's 3 and 7 for n = 10.
-std::vector<int> defaultRcanFeatureGroups(int nResgroups);
 
 class RcanModel final : public ModuleModel<Rcan> {
  public:

@@ -1,35 +1,14 @@
 #include "models/san.h"
 
 #include "api/error.h"
+#include "models/spec_reader.h"
 
 namespace kds {
 namespace {
 
 constexpr int64_t kNonLocalSocaReduction = 8;  // the reference's Nonlocal_CA(reduction=8)
 
-void validate(SanOptions& o) {
-  auto fail = [](const std::string& m) { throw Error(ErrorCode::Argument, "san: " + m); };
-  if (o.scale != 2 && o.scale != 3 && o.scale != 4 && o.scale != 8) fail("scale must be 2, 3, 4 or 8, got " + std::to_string(o.scale));
-  if (o.nResgroups < 1) fail("nResgroups must be >= 1, got " + std::to_string(o.nResgroups));
-  if (o.nResblocks < 1) fail("nResblocks must be >= 1, got " + std::to_string(o.nResblocks));
-  if (o.nFeats < kNonLocalSocaReduction) fail("nFeats must be >= 8, got " + std::to_string(o.nFeats));
-  if (o.reduction < 1 || o.reduction > o.nFeats)
-    fail("reduction must be between 1 and nFeats (" + std::to_string(o.nFeats) + "), got " + std::to_string(o.reduction));
-  if (o.nonLocalChannels == 0) o.nonLocalChannels = o.nFeats / 8;
-  if (o.nonLocalChannels < 1 || o.nonLocalChannels > o.nFeats)
-    fail("nonLocalChannels must be between 1 and nFeats (" + std::to_string(o.nFeats) + "), got " + std::to_string(o.nonLocalChannels));
-  if (!(o.rgbRange > 0)) fail("rgbRange must be > 0, got " + std::to_string(o.rgbRange));
-  if (o.featureGroups.empty()) o.featureGroups = defaultSanFeatureGroups(o.nResgroups);
-  for (size_t i = 0; i < o.featureGroups.size(); ++i) {
-    const int g = o.featureGroups[i];
-    if (g < 1 || g > o.nResgroups) fail("featureGroups entries must be between 1 and nResgroups (" + std::to_string(o.nResgroups) + "), got " + std::to_string(g));
-    if (i > 0 && g < o.featureGroups[i - 1]) fail("featureGroups must be in increasing order");
-  }
-}
-
 }  // namespace
-
-std::vector<int> defaultSanFeatureGroups(int n) { return {(n + 2) / 3, (2 * n + 2) / 3}; }
 
 SanResBlockImpl::SanResBlockImpl(int64_t nFeats) {
   convFirst_ = register_module("conv_first", torch::nn::Sequential(defaultConv(nFeats, nFeats, 3), torch::nn::ReLU(), defaultConv(nFeats, nFeats, 3)));
@@ -56,7 +35,6 @@ int64_t LsragImpl::multiplyAdds(int64_t h, int64_t w) const {
 }
 
 SanImpl::SanImpl(const SanOptions& options) : options_(options) {
-  validate(options_);
   const int64_t f = options_.nFeats;
   subMean_ = register_module("sub_mean", meanShift(options_.rgbRange, -1));
   head_ = register_module("head", torch::nn::Sequential(defaultConv(3, f, 3)));
@@ -99,6 +77,21 @@ std::vector<std::vector<int64_t>> SanImpl::featureShapes(int64_t h, int64_t w) c
   return std::vector<std::vector<int64_t>>(options_.featureGroups.size() + 2, {options_.nFeats, h, w});
 }
 
-ModelPtr createSan(const SanOptions& options) { return std::make_shared<SanModel>(options); }
+ModelPtr createSan(const ModelSpec& spec) {
+  SpecReader read(spec);
+  SanOptions options;
+  options.scale = read.scale();
+  options.nResgroups = read.integer("nResgroups");
+  options.nResblocks = read.integer("nResblocks");
+  options.nFeats = read.integer("nFeats", static_cast<int>(kNonLocalSocaReduction));
+  options.reduction = read.integer("reduction");
+  options.nonLocalChannels = read.integer("nonLocalChannels");
+  if (options.reduction > options.nFeats || options.nonLocalChannels > options.nFeats)
+    throw Error(ErrorCode::Argument, "san: reduction and nonLocalChannels must not exceed nFeats");
+  options.rgbRange = read.positive("rgbRange");
+  options.featureGroups = read.groups("featureGroups", options.nResgroups);
+  read.finish();
+  return std::make_shared<SanModel>(options);
+}
 
 }  // namespace kds

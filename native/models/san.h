@@ -9,6 +9,18 @@
 
 namespace kds {
 
+// The hyper-parameters, read from a complete ModelSpec (lib/models/san.ts owns defaults and checks).
+struct SanOptions {
+  int scale;
+  int nResgroups;
+  int nResblocks;  // residual blocks per group
+  int nFeats;
+  int reduction;
+  int nonLocalChannels;            // inner channels of the non-local block
+  double rgbRange;
+  std::vector<int> featureGroups;  // residual groups (1-based counts) after which a feature is tapped
+};
+
 // SAN's plain residual block: conv -> ReLU -> conv (conv_first.0, conv_first.2), plus the input.
 class SanResBlockImpl : public torch::nn::Module {
  public:
@@ -44,7 +56,7 @@ class SanImpl : public torch::nn::Module {
   explicit SanImpl(const SanOptions& options);
   // head -> region non-local -> groups (each adds gamma * the non-local output: the share-source skip) ->
   // the same region non-local -> + head output -> tail. Features: [head output, the outputs of the groups in
-  // featureGroups (default: after ceil(n/3) and ceil(2n/3) groups, FAKD's 7 and 14 of 20, 2 and 4 of 6),
+  // featureGroups (FAKD's 7 and 14 of 20, 2 and 4 of 6, by default),
   // the final non-local output (before the skip, as in the FAKD reference)].
   SrOutput forward(const torch::Tensor& x);
   const SanOptions& options() const { return options_; }
@@ -60,8 +72,6 @@ class SanImpl : public torch::nn::Module {
   torch::Tensor gamma_;
 };
 TORCH_MODULE(San);
-
-std::vector<int> defaultSanFeatureGroups(int nResgroups);
 
 class SanModel final : public ModuleModel<San> {
  public:

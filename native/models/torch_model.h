@@ -21,7 +21,7 @@ class TorchModel : public Model {
  public:
   // Runs forward in the caller's grad mode, on the model's device.
   virtual SrOutput run(const torch::Tensor& input) = 0;
-  // Every parameter, by its state-dict name (frozen ones such as EDSR's mean shift included).
+  // Every parameter, by its state-dict name (the frozen mean shifts included).
   virtual std::vector<std::pair<std::string, torch::Tensor>> namedParameters() = 0;
   virtual void setTraining(bool on) = 0;
   virtual void moveTo(const torch::Device& device) = 0;
@@ -43,7 +43,7 @@ class TorchModel : public Model {
   std::mutex& mutex() const { return mutex_; }
 
  protected:
-  // State-dict keys that may be absent from a file without being "missing" (EDSR's mean shift).
+  // State-dict keys that may be absent from a file without being "missing" (the mean shifts).
   virtual bool isOptionalKey(const std::string&) const { return false; }
   // Rewrites a file's key to this model's naming (e.g. FAKD's renamed blocks); identity by default.
   virtual std::string canonicalKey(const std::string& key) const { return key; }
