@@ -115,7 +115,7 @@ Napi::Value ModelWrap::loadStateDict(const Napi::CallbackInfo& info) {
   ModelPtr m = model(env);
   std::string path = stringArg(info, 0, "path");
   LoadOptions options;
-  options.strict = boolOption(objectArg(info, 1, "options"), "strict", true);
+  options.strict = boolOption(objectArg(info, 1, "options"), "strict");
   return PromiseWorker<Nothing>::start(
       env, [m, path, options] { m->loadStateDict(path, options); return Nothing{}; },
       [](Napi::Env env, Nothing&) { return env.Undefined(); }, {info.This()});
@@ -143,8 +143,8 @@ Napi::Value ModelWrap::summary(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   ModelPtr m = model(env);
   auto o = objectArg(info, 0, "options");
-  const auto height = static_cast<int64_t>(numberOption(o, "height", 0));
-  const auto width = static_cast<int64_t>(numberOption(o, "width", 0));
+  const auto height = static_cast<int64_t>(numberOption(o, "height"));
+  const auto width = static_cast<int64_t>(numberOption(o, "width"));
   auto shapeArray = [](Napi::Env env, const std::vector<int64_t>& shape) {
     auto a = Napi::Array::New(env, shape.size());
     for (size_t i = 0; i < shape.size(); ++i) a.Set(i, Napi::Number::New(env, static_cast<double>(shape[i])));
