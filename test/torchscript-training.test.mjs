@@ -81,10 +81,22 @@ describe('TorchScript teacher and student trained by kds match PyTorch', () => {
     assert.ok(kdsLosses.output_only.every((l) => l.SA === 0));
   });
 
+  it('gradient clipping and the weight average: the five losses agree, and the saved student is the average', async (t) => {
+    const adam = fixture.runs.stable.adam;
+    const student = await trainRun('stable', (kds) => {
+      kds.setOptimizer({ lr: adam.lr, betas: adam.betas, eps: adam.eps, clipGradNorm: 1 });
+      kds.setEma(0.9);
+    });
+    assert.equal(student.hasFeatures, true);
+    const norms = fixture.runs.stable.losses[0].gradNorms;
+    assert.ok(Math.min(...norms) > 2, `the gradient norms ${norms} must exceed the clip of 1 for this test to mean something`);
+    assertSameLosses(t, 'stable');
+  });
+
   it('the saved students load with torch.jit.load and hold the PyTorch-trained weights', async (t) => {
     const report = await runFixture('check_trained_student.py', dir,
-      { runs: { features: 'features_kds.pt', output_only: 'output_only_kds.pt' } }, { result: 'trained.json' });
-    for (const [run, minMoved] of [['features', 1e-4], ['output_only', 1e-3]]) {
+      { runs: { features: 'features_kds.pt', output_only: 'output_only_kds.pt', stable: 'stable_kds.pt' } }, { result: 'trained.json' });
+    for (const [run, minMoved] of [['features', 1e-4], ['output_only', 1e-3], ['stable', 1e-4]]) {
       const r = report[run];
       assert.ok(r.keysMatch, `${run}: parameter names differ from the PyTorch model's`);
       t.diagnostic(`${run}: weights moved up to ${r.maxMoved.toExponential(2)}; differ up to ${r.maxAbsDiff.toExponential(2)} ` +

@@ -7,7 +7,7 @@ import { KDSError } from '../errors';
 import { parseFeatureSpec } from '../feature-terms';
 import type { LossOptions } from '../kds';
 import { createSchedule, DEFAULT_LR, ScheduleOptions } from '../train/schedule';
-import { invalidParameterError, nonEmptyString, nonNegativeInt, positiveInt, boolean, oneOf } from '../validate';
+import { invalidParameterError, nonEmptyString, nonNegativeInt, numberInRange, positiveInt, boolean, oneOf } from '../validate';
 import { FlagSpec, FlagType, FlagValue, DescribedDefault } from './args';
 import { ModelRef, parseArch } from './model-spec';
 import { RECIPES } from '../train/study';
@@ -30,7 +30,9 @@ export interface RunConfig {
     augment: boolean;
   };
   loss: LossOptions;
-  optimizer: { betas?: [number, number]; eps?: number; weightDecay?: number };
+  optimizer: { betas?: [number, number]; eps?: number; weightDecay?: number; clipGradNorm?: number };
+  /** Decay of the moving average of the student's weights; 0: off. */
+  ema: number;
   schedule: ScheduleOptions;
   steps: number;
   seed: number;
@@ -142,9 +144,12 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'augment', type: 'boolean', commands: RUN, key: 'data.augment', default: true, check: boolean, help: 'random flips and rotations' },
   { name: 'steps', type: 'int', value: 'N', commands: RUN, key: 'steps', default: 1000, check: positiveInt, help: 'training steps' },
   { name: 'lr', type: 'number', value: 'RATE', commands: RUN, key: 'schedule.lr', default: { shown: DEFAULT_LR }, help: 'peak learning rate' },
-  { name: 'schedule', type: 'string', value: 'KIND', commands: RUN, key: 'schedule.type', keeps: ['lr'], default: scheduleDefault, help: 'multistep (halving at 50% and 75%), cosine or constant' },
+  { name: 'schedule', type: 'string', value: 'KIND', commands: RUN, key: 'schedule.type', keeps: ['lr', 'warmup'], default: scheduleDefault, help: 'multistep (halving at 50% and 75%), cosine or constant' },
   { name: 'milestones', type: 'ints', value: 'A,B', commands: RUN, key: 'schedule.milestones', help: 'multistep: steps after which the rate is halved' },
   { name: 'seed', type: 'int', value: 'N', commands: RUN, key: 'seed', default: 1, check: nonNegativeInt, help: 'seed of the student initialisation and the patch sampler' },
+  { name: 'warmup', type: 'int', value: 'N', commands: RUN, key: 'schedule.warmup', default: { shown: 0 }, help: 'steps of linear learning-rate warm-up' },
+  { name: 'ema', type: 'number', value: 'D', commands: RUN, key: 'ema', default: 0, check: (v, n) => numberInRange(v, n, 0, 1, { max: true }), help: "moving average of the student's weights with decay D (e.g. 0.995; 0: off): validated, saved and checkpointed" },
+  { name: 'clip-grad-norm', type: 'number', value: 'X', commands: RUN, key: 'optimizer.clipGradNorm', default: { shown: 'off' }, help: 'clip the gradients\' global L2 norm to X' },
   // distill only: the loss (kds.setLoss applies and checks its defaults)
   { name: 'sa', type: 'boolean', commands: DISTILL, key: 'loss.SA', default: { shown: true }, help: 'spatial-affinity loss' },
   { name: 'ds-weight', type: 'number', value: 'W', commands: DISTILL, key: 'loss.weights.DS', default: { shown: 0.5 }, help: 'weight of L1 to ground truth' },
@@ -218,7 +223,6 @@ export const CONFIG_KEYS: readonly ConfigKey[] = [
   { key: 'student.torchscript', type: 'path', commands: RUN, check: nonEmptyString },
   { key: 'schedule.gamma', commands: RUN },
   { key: 'schedule.minLr', commands: RUN },
-  { key: 'schedule.warmup', commands: RUN },
   { key: 'optimizer.betas', commands: RUN },
   { key: 'optimizer.eps', commands: RUN },
   { key: 'optimizer.weightDecay', commands: RUN },

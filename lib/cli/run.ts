@@ -117,6 +117,7 @@ function fitOptions(command: RunCommand, config: RunConfig, p: Prepared, signal:
     seed: config.seed,
     schedule: config.schedule,
     optimizer: config.optimizer,
+    ...(config.ema ? { ema: config.ema } : {}),
     validateEvery: config.validateEvery,
     checkpointEvery: config.checkpointEvery,
     outDir: config.out,

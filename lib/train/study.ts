@@ -42,7 +42,12 @@ export interface Recipe {
 export const RECIPES: Readonly<Record<string, Recipe>> = Object.freeze({
   scratch: { name: 'scratch', description: 'DS only (L1 to ground truth), no teacher', loss: { SA: false, weights: { DS: 1, TS: 0 } } },
   kd: { name: 'kd', description: '0.5 DS + 0.5 TS (L1 to the teacher\'s output)', loss: { SA: false, weights: { DS: 0.5, TS: 0.5 } } },
+  ts: { name: 'ts', description: 'TS only: L1 to the teacher\'s output, no ground truth', loss: { SA: false, weights: { DS: 0, TS: 1 } } },
   fakd: { name: 'fakd', description: 'FAKD: 0.5 DS + 0.5 TS + 1 SA at positions 1, 2, 3', loss: { SA: true, positions: [1, 2, 3] } },
+  'fakd-ts': {
+    name: 'fakd-ts', description: 'TS + 1 SA at positions 1, 2, 3 (FAKD without the ground-truth term)',
+    loss: { SA: true, positions: [1, 2, 3], weights: { DS: 0, TS: 1, SA: 1 } },
+  },
   'fakd-sa10': {
     name: 'fakd-sa10', description: 'FAKD with the reference scripts\' SA weight 10',
     loss: { SA: true, positions: [1, 2, 3], weights: { DS: 0.5, TS: 0.5, SA: 10 } },

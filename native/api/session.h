@@ -37,6 +37,7 @@ struct AdamOptions {
   double beta2{};
   double eps{};
   double weightDecay{};
+  double clipGradNorm{};  // > 0: the gradients' global L2 norm is clipped to it before each update
 };
 
 // Mixed precision of the training step. "bf16" and "fp16" run the teacher and student forward passes under
@@ -104,6 +105,12 @@ class Session {
   // true: teacher, student and input batches in channels-last layout (NHWC strides, same values), which
   // convolutions on NVIDIA tensor cores prefer. Converts the models' 4-D parameters in place.
   void setChannelsLast(bool on);
+  // A moving average of the student's weights (see optim/weight_average.h): decay in [0, 1), 0 turns it
+  // off. (Re)starts the average. While on, saveStudent saves the average and checkpoints store it.
+  void setEma(double decay);
+  // Exchanges the student's weights with their average (a second call restores them); false, and nothing
+  // changes, while there is no average (off, or before the first step).
+  bool swapAveragedWeights();
   // One optimisation step. On any error no weight and no optimiser state changes.
   StepLosses train(const Tensor& lr, const Tensor& hr);
   void saveStudent(const std::string& path);

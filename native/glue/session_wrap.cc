@@ -17,6 +17,8 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                       InstanceMethod<&SessionWrap::setOptimizer>("setOptimizer"), InstanceMethod<&SessionWrap::train>("train"),
                       InstanceMethod<&SessionWrap::setPrecision>("setPrecision"),
                       InstanceMethod<&SessionWrap::setChannelsLast>("setChannelsLast"),
+                      InstanceMethod<&SessionWrap::setEma>("setEma"),
+                      InstanceMethod<&SessionWrap::swapAveragedWeights>("swapAveragedWeights"),
                       InstanceMethod<&SessionWrap::saveStudent>("saveStudent"),
                       InstanceMethod<&SessionWrap::saveCheckpoint>("saveCheckpoint"),
                       InstanceMethod<&SessionWrap::loadCheckpoint>("loadCheckpoint"),
@@ -99,6 +101,7 @@ Napi::Value SessionWrap::setOptimizer(const Napi::CallbackInfo& info) {
   options.beta2 = numberOption(o, "beta2");
   options.eps = numberOption(o, "eps");
   options.weightDecay = numberOption(o, "weightDecay");
+  options.clipGradNorm = numberOption(o, "clipGradNorm");
   guarded(env, [&] { s.setOptimizer(options); });
   return env.Undefined();
 }
@@ -124,6 +127,23 @@ Napi::Value SessionWrap::setChannelsLast(const Napi::CallbackInfo& info) {
   bool on = info[0].As<Napi::Boolean>().Value();
   guarded(env, [&] { s.setChannelsLast(on); });
   return env.Undefined();
+}
+
+Napi::Value SessionWrap::setEma(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setEma");
+  if (info.Length() < 1 || !info[0].IsNumber()) throw makeError(env, ErrorCode::Argument, "ema decay must be a number");
+  double decay = info[0].As<Napi::Number>().DoubleValue();
+  guarded(env, [&] { s.setEma(decay); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::swapAveragedWeights(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "withAveragedWeights");
+  bool swapped = false;
+  guarded(env, [&] { swapped = s.swapAveragedWeights(); });
+  return Napi::Boolean::New(env, swapped);
 }
 
 Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {

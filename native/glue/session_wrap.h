@@ -27,6 +27,8 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value setOptimizer(const Napi::CallbackInfo& info);
   Napi::Value setPrecision(const Napi::CallbackInfo& info);
   Napi::Value setChannelsLast(const Napi::CallbackInfo& info);
+  Napi::Value setEma(const Napi::CallbackInfo& info);
+  Napi::Value swapAveragedWeights(const Napi::CallbackInfo& info);
   Napi::Value train(const Napi::CallbackInfo& info);
   Napi::Value saveStudent(const Napi::CallbackInfo& info);
   Napi::Value saveCheckpoint(const Napi::CallbackInfo& info);

@@ -52,6 +52,7 @@ void writeCheckpoint(const std::string& path, const Checkpoint& c) {
   dict.insert(std::string("rng"), c.rng.defined() ? c.rng.clone() : torch::empty({0}, torch::kUInt8));
   dict.insert(std::string("extra"), c.extra);
   if (!c.gradScaler.empty()) dict.insert(std::string("grad_scaler"), toDict(c.gradScaler));
+  if (!c.ema.empty()) dict.insert(std::string("ema"), toDict(c.ema));
   writeFileAtomically(path, pickleForPython(c10::IValue(dict)));
 }
 
@@ -72,8 +73,10 @@ Checkpoint readCheckpoint(const std::string& path) {
   c.steps = steps->integer;
   c.rng = rng->tensor;
   c.extra = extra->text;
-  for (const auto& [k, v] : root->entries)  // optional: written by fp16 runs only
+  for (const auto& [k, v] : root->entries) {  // optional: written by fp16 runs and runs with a weight average only
     if (k->kind == PickledValue::Kind::String && k->text == "grad_scaler") c.gradScaler = tensorsOf(*v, "grad_scaler", path);
+    if (k->kind == PickledValue::Kind::String && k->text == "ema") c.ema = tensorsOf(*v, "ema", path);
+  }
   return c;
 }
 

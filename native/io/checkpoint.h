@@ -1,7 +1,8 @@
 // Training checkpoints: one file that `torch.load` reads (a dict), written atomically.
 //   {"format": "kds-checkpoint-1", "student": {name: tensor}, "optimizer": {"{i}.exp_avg": ...},
 //    "steps": int, "rng": uint8 tensor (LibTorch's CPU generator state), "extra": str (JSON from lib/),
-//    "grad_scaler": {"scale", "growth_tracker"} (only when training in fp16; optional when reading)}
+//    "grad_scaler": {"scale", "growth_tracker"} (only when training in fp16; optional when reading),
+//    "ema": {"0": tensor, ..., "updates", "decay"} (only with a weight average; optional when reading)}
 #pragma once
 #include <torch/torch.h>
 
@@ -19,6 +20,7 @@ struct Checkpoint {
   torch::Tensor rng;
   std::string extra;
   NamedTensors gradScaler;  // empty unless fp16
+  NamedTensors ema;         // the student's weight average; empty without one
 };
 
 void writeCheckpoint(const std::string& path, const Checkpoint& checkpoint);

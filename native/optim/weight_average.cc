@@ -48,28 +48,33 @@ NamedTensors WeightAverage::state() const {
   return out;
 }
 
-void WeightAverage::loadState(const NamedTensors& state, const std::vector<torch::Tensor>& params, const std::string& path) {
-  if (state.empty()) {  // a checkpoint of a run without EMA (or before its first step): start afresh
-    average_.clear();
-    updates_ = 0;
-    return;
-  }
-  std::vector<torch::Tensor> average(params.size());
-  int64_t updates = -1;
+WeightAverage::Loaded WeightAverage::check(const NamedTensors& state, const std::vector<torch::Tensor>& params, const std::string& path) {
+  Loaded loaded;
+  if (state.empty()) return loaded;
+  loaded.average.resize(params.size());
+  loaded.updates = -1;
   for (const auto& [name, t] : state) {
-    if (name == "updates") { updates = t.item<int64_t>(); continue; }
+    if (name == "updates") {
+      loaded.updates = t.item<int64_t>();
+      continue;
+    }
     if (name == "decay") continue;
-    size_t i = 0;
-    try { i = std::stoul(name); } catch (...) { i = params.size(); }
+    size_t i = params.size();
+    if (!name.empty() && name.find_first_not_of("0123456789") == std::string::npos) i = std::stoul(name);
     if (i >= params.size() || !t.sizes().equals(params[i].sizes()))
       throw Error(ErrorCode::File, "checkpoint '" + path + "': its weight average entry '" + name + "' does not fit the student");
-    average[i] = t.to(params[i].device(), params[i].scalar_type()).clone();
+    loaded.average[i] = t.to(params[i].device(), params[i].scalar_type()).clone();
   }
-  for (size_t i = 0; i < average.size(); ++i)
-    if (!average[i].defined()) throw Error(ErrorCode::File, "checkpoint '" + path + "': its weight average lacks parameter " + std::to_string(i));
-  if (updates < 1) throw Error(ErrorCode::File, "checkpoint '" + path + "': its weight average has no update count");
-  average_ = std::move(average);
-  updates_ = updates;
+  for (size_t i = 0; i < loaded.average.size(); ++i)
+    if (!loaded.average[i].defined()) throw Error(ErrorCode::File, "checkpoint '" + path + "': its weight average lacks parameter " + std::to_string(i));
+  if (loaded.updates < 1) throw Error(ErrorCode::File, "checkpoint '" + path + "': its weight average has no update count");
+  return loaded;
+}
+
+void WeightAverage::adopt(Loaded loaded) {
+  if (!enabled()) return;  // a session without EMA ignores a checkpoint's average
+  average_ = std::move(loaded.average);  // empty: the checkpoint had none, so the average starts afresh
+  updates_ = average_.empty() ? 0 : loaded.updates;
 }
 
 void WeightAverage::moveTo(const torch::Device& device) {

@@ -26,9 +26,16 @@ class WeightAverage {
   // twice restores the model. A no-op before the first update.
   void swapInto(std::vector<torch::Tensor>& params);
 
-  // For checkpoints: "{i}" per parameter and "updates"; loadState checks every shape before changing anything.
+  // For checkpoints: "{i}" per parameter, "updates" and "decay" (empty while there is no average).
   NamedTensors state() const;
-  void loadState(const NamedTensors& state, const std::vector<torch::Tensor>& params, const std::string& path);
+  // A checkpoint's average, checked against the parameters without changing anything (empty state: none),
+  // then adopted once the rest of the checkpoint has been applied, so a failed load changes nothing.
+  struct Loaded {
+    std::vector<torch::Tensor> average;
+    int64_t updates = 0;
+  };
+  static Loaded check(const NamedTensors& state, const std::vector<torch::Tensor>& params, const std::string& path);
+  void adopt(Loaded loaded);
   void moveTo(const torch::Device& device);
 
  private:

@@ -78,6 +78,7 @@ void Session::setDevice(const std::string& name) {
   impl_->scaler.moveTo(device);
   if (impl_->teacher) asTorchModel(*impl_->teacher).moveTo(device);
   if (impl_->student) asTorchModel(*impl_->student).moveTo(device);
+  impl_->average.moveTo(device);
 }
 
 std::string Session::device() const { return impl_->device.str(); }
@@ -108,7 +109,8 @@ void Session::setStudent(ModelPtr student) {
   s.moveTo(impl_->device);
   if (impl_->channelsLast) applyMemoryFormat(s, true);
   impl_->student = std::move(student);
-  impl_->optimizer.reset();  // a new student gets a fresh Adam
+  impl_->optimizer.reset();  // a new student gets a fresh Adam, and a fresh weight average
+  impl_->average.configure(impl_->average.decay());
   impl_->syncFromRoot = true;
 }
 
@@ -142,9 +144,28 @@ void Session::setChannelsLast(bool on) {
   }
 }
 
+void Session::setEma(double decay) { impl_->average.configure(decay); }
+
+bool Session::swapAveragedWeights() {
+  if (!impl_->student || !impl_->average.enabled() || impl_->average.updates() == 0) return false;
+  auto& student = asTorchModel(*impl_->student);
+  std::lock_guard<std::mutex> lock(student.mutex());
+  auto params = student.trainableParameters();
+  impl_->average.swapInto(params);
+  return true;
+}
+
+// With a weight average, the average is what is saved (the trained weights are put back afterwards).
 void Session::saveStudent(const std::string& path) {
   if (!impl_->student) throw Error(ErrorCode::State, "saveStudentModel() before setStudent(): there is no student to save");
-  impl_->student->save(path);
+  const bool swapped = swapAveragedWeights();
+  try {
+    impl_->student->save(path);
+  } catch (...) {
+    if (swapped) swapAveragedWeights();
+    throw;
+  }
+  if (swapped) swapAveragedWeights();
 }
 
 int64_t Session::steps() const { return impl_->steps; }
@@ -158,6 +179,7 @@ void Session::saveCheckpoint(const std::string& path, const std::string& extra) 
   c.optimizer = exportAdamState(impl_->ensureOptimizer(), student.trainableParameters());
   c.steps = impl_->steps;
   c.gradScaler = impl_->scaler.state();
+  c.ema = impl_->average.state();
   {
     auto generator = at::detail::getDefaultCPUGenerator();
     std::lock_guard<std::mutex> genLock(generator.mutex());
@@ -184,6 +206,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
   std::lock_guard<std::mutex> lock(student.mutex());
   auto& optimizer = impl_->ensureOptimizer();
   std::map<std::string, torch::Tensor> state(c.optimizer.begin(), c.optimizer.end());
+  auto average = WeightAverage::check(c.ema, student.trainableParameters(), path);  // before anything changes
   // Weights first (validated as a whole by applyStateDict); if the optimiser state then does not fit,
   // put the old weights back so that a failed load changes nothing.
   std::vector<torch::Tensor> before;
@@ -199,6 +222,7 @@ std::string Session::loadCheckpoint(const std::string& path) {
   }
   impl_->steps = c.steps;
   impl_->scaler.loadState(c.gradScaler);
+  impl_->average.adopt(std::move(average));
   impl_->syncFromRoot = true;
   if (c.rng.numel() > 0) {
     auto generator = at::detail::getDefaultCPUGenerator();

@@ -13,6 +13,7 @@
 #include "dist/process_group.h"
 #include "losses/distill_loss.h"
 #include "models/torch_model.h"
+#include "optim/weight_average.h"
 
 namespace kds {
 
@@ -30,6 +31,7 @@ struct Session::Impl {
   std::shared_ptr<dist::ProcessGroup> group;  // data-parallel training, from setDistributed()
   bool syncFromRoot = false;                  // broadcast rank 0's student before the next step
   bool gradientsReduced = false;              // this step's all-reduce took place (distributed)
+  WeightAverage average;                      // the student's EMA, when setEma turned it on
 
   torch::optim::AdamOptions torchAdamOptions() const;
   torch::optim::Adam& ensureOptimizer();
@@ -48,6 +50,7 @@ struct Session::Impl {
   StepLosses lossValues(const LossParts& parts) const;
   std::vector<torch::Tensor> backward(TorchModel& student, const LossParts& parts, const StepLosses& losses);
   bool applyGradients(torch::optim::Adam& optimizer, std::vector<torch::Tensor>& grads, StepLosses& losses);
+  void clipGradients(std::vector<torch::Tensor>& grads, const torch::Tensor& norm) const;
 
   // Data parallel (train_step.cc).
   void averageGradients(TorchModel& student, std::vector<torch::Tensor>& grads, bool lossFinite, const StepLosses& local);

@@ -217,13 +217,28 @@ bool Session::Impl::applyGradients(torch::optim::Adam& optimizer, std::vector<to
       optimizer.zero_grad(true);
       return false;
     }
-  } else if (!grads.empty() && !torch::stack(torch::_foreach_norm(grads)).isfinite().all().item<bool>()) {
-    optimizer.zero_grad(true);
-    throw Error(ErrorCode::NonFinite, "the student's gradients are not finite; the step was not applied");
+  }
+  if (!grads.empty() && (!scaler.enabled() || adam.clipGradNorm > 0)) {
+    auto norm = torch::stack(torch::_foreach_norm(grads)).norm();  // the global L2 norm
+    if (!scaler.enabled() && !norm.isfinite().item<bool>()) {
+      optimizer.zero_grad(true);
+      throw Error(ErrorCode::NonFinite, "the student's gradients are not finite; the step was not applied");
+    }
+    clipGradients(grads, norm);
   }
   optimizer.step();
   ++steps;
+  average.update(optimizer.param_groups().front().params());
   return true;
+}
+
+// Scales the gradients down so that their global norm is at most adam.clipGradNorm (as
+// torch.nn.utils.clip_grad_norm_, whose 1e-6 it adds to the norm).
+void Session::Impl::clipGradients(std::vector<torch::Tensor>& grads, const torch::Tensor& norm) const {
+  if (adam.clipGradNorm <= 0) return;
+  torch::NoGradGuard noGrad;
+  auto coefficient = (adam.clipGradNorm / (norm + 1e-6)).clamp_max(1.0);
+  for (auto& g : grads) g.mul_(coefficient);
 }
 
 // Data parallel: every rank all-reduces its gradients before the finiteness check, so all ranks see the
