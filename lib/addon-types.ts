@@ -24,12 +24,15 @@ export interface StepTimings {
   total: number;
 }
 
-/** The losses of one step; the parts are unweighted (SA is 0 when off). */
+/** The losses of one step; the parts are unweighted. */
 export interface StepLosses {
   total: number;
   DS: number;
   TS: number;
+  /** The SA term's value (PSA's when that is the one on, as `{ SA: { pool } }` makes it); 0 when off. */
   SA: number;
+  /** Every feature term's unweighted value, by type (e.g. { SA: 0.41, AT: 0.002 }). */
+  parts: Record<string, number>;
   /**
    * fp16 only: the gradients overflowed at the current loss scale, so the step was skipped (weights and
    * Adam unchanged, stepCount not advanced) and the scale lowered. Dynamic loss scaling expects this now
@@ -73,15 +76,17 @@ export interface Info {
 export interface NativeLossOptions {
   DS: number;
   TS: number;
-  SA: number;
-  useSA: boolean;
-  impl: 'fused' | 'plain';
-  eps: number;
-  tile: number;
-  pool: 'none' | 'max' | 'avg';
-  poolSize: number;
-  /** Feature positions for SA; empty: every pair. */
-  positions: number[];
+  /** The feature terms with every option of each (lib/feature-terms.ts); positions [] = every pair. */
+  features: { type: string; weight: number; positions: number[]; options: Record<string, number | string> }[];
+}
+
+/** A row of the core's feature-term registry (native/losses/feature_registry.cc). */
+export interface NativeFeatureTermInfo {
+  name: string;
+  options: { name: string; kind: 'number' | 'string' }[];
+  equalChannels: boolean;
+  equalSize: boolean;
+  minPositions: number;
 }
 
 /** The functional SA loss's options. */

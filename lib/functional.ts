@@ -2,9 +2,10 @@
 import type { NativeSAOptions } from './addon-types';
 import { awaitNative, KDSError } from './errors';
 import { native, NativeTensor, NativeFeatureArg } from './native';
+import { FeatureTermOptions, FeatureType, featureTerm, termOptions } from './feature-terms';
 import { SAOptions, saOptions } from './session-options';
 import { Tensor, TensorLike } from './tensor';
-import { invalidParameterError, oneOf } from './validate';
+import { invalidParameterError, nonEmptyArray, oneOf } from './validate';
 
 /** Host values of a feature map in double precision (accepted where the functional API takes features). */
 export interface Float64TensorData {
@@ -49,6 +50,48 @@ export async function spatialAffinityLoss(
   const checked = affinityOptions(options, s.shape, s.float64 || t.float64);
   const result = await awaitNative(() => native().spatialAffinityLoss(s.arg, t.arg, checked));
   return { loss: result.loss, grad: new Tensor(result.grad) };
+}
+
+/** Options of {@link featureLoss}: the term's options (see {@link FeatureTermOptions}) and the precision. */
+export interface FeatureLossOptions extends FeatureTermOptions {
+  /** Precision of the computation. Default 'float64' when an input is a Float64Array, else 'float32'. */
+  dtype?: 'float32' | 'float64';
+}
+
+/**
+ * The loss summed over the list and d loss / d students[i] for each student map: Tensors when computed in
+ * float32, `{ data: Float64Array, shape }` when computed in float64.
+ */
+export interface FeatureLossResult {
+  loss: number;
+  grads: (Tensor | Float64TensorData)[];
+}
+
+/**
+ * One feature-distillation term of the FAKD authors' menu ('SA', 'PSA', 'RBF', 'MMD', 'CA', 'IA', 'FSP',
+ * 'AT', 'fitnet'; formulas in docs/losses.md) over lists of student and teacher feature maps, as their
+ * FeatureLoss takes them: the unweighted loss, summed over the positions of the lists (FSP: over
+ * consecutive pairs), and its gradient for each student map (the teachers are constants). Runs on a
+ * worker thread. Maps that do not fit the term (channel counts for CA, FSP and fitnet; sizes) are E_SHAPE.
+ */
+export async function featureLoss(
+  type: FeatureType,
+  students: readonly FeatureLike[],
+  teachers: readonly FeatureLike[],
+  options: FeatureLossOptions = {},
+): Promise<FeatureLossResult> {
+  const row = featureTerm(type);
+  const s = nonEmptyArray(students, 'students', (v, name) => featureArg(v, name));
+  const t = nonEmptyArray(teachers, 'teachers', (v, name) => featureArg(v, name));
+  if (s.length !== t.length)
+    throw new KDSError('E_SHAPE', `featureLoss: ${s.length} student feature maps but ${t.length} teacher feature maps`);
+  const resolved = termOptions(row.type, options, 'options', ['dtype']);
+  const anyFloat64 = [...s, ...t].some((f) => f.float64);
+  const dtype = oneOf((options as FeatureLossOptions).dtype ?? (anyFloat64 ? 'float64' : 'float32'), 'options.dtype', ['float32', 'float64']);
+  const result = await awaitNative(() =>
+    native().featureLoss(row.type, s.map((f) => f.arg), t.map((f) => f.arg), { ...resolved, dtype }));
+  const grads = result.grads.map((g) => ('data' in g && g.data instanceof Float64Array ? { data: g.data, shape: g.shape } : new Tensor(g as NativeTensor)));
+  return { loss: result.loss, grads };
 }
 
 interface CheckedFeature {

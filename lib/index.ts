@@ -1,11 +1,13 @@
 export { KDS } from './kds';
-export type { LossOptions, SAOptions, OptimizerOptions, StepLosses, StepTimings, Precision, PrecisionOptions, MemoryFormat } from './kds';
+export type { LossOptions, SAOptions, FeatureTermSpec, OptimizerOptions, StepLosses, StepTimings, Precision, PrecisionOptions, MemoryFormat } from './kds';
 export { Model, models, loadTorchScript } from './models';
 export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec, ModelSummary, ForwardOutput } from './models';
 export { Tensor } from './tensor';
 export type { TensorData, TensorLike } from './tensor';
-export { spatialAffinityLoss } from './functional';
-export type { FeatureLike, Float64TensorData, LossWithGrad, SpatialAffinityLossOptions } from './functional';
+export { spatialAffinityLoss, featureLoss } from './functional';
+export type { FeatureLike, Float64TensorData, LossWithGrad, SpatialAffinityLossOptions, FeatureLossOptions, FeatureLossResult } from './functional';
+export { FEATURE_TERMS, parseFeatureSpec } from './feature-terms';
+export type { FeatureType, FeatureTermOptions, FeatureTermRow } from './feature-terms';
 export { KDSError } from './errors';
 export type { DistributedOptions } from './distributed';
 export type { ErrorCode } from './errors';

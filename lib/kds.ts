@@ -12,7 +12,7 @@ import { fit, FitOptions, FitResult } from './train/fit';
 import { describe, invalidParameterError, nonEmptyString, numberInRange } from './validate';
 
 export type { StepLosses, StepTimings } from './addon-types';
-export type { LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions } from './session-options';
+export type { FeatureTermSpec, LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions } from './session-options';
 
 /**
  * Knowledge distillation for super-resolution, with the seed library's method names:

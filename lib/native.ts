@@ -5,6 +5,7 @@ import type {
   Info,
   NativeAdamOptions,
   NativeDistributedOptions,
+  NativeFeatureTermInfo,
   NativeLossOptions,
   NativeModelSummary,
   NativePixels,
@@ -121,6 +122,13 @@ export interface NativeAddon extends NativeDataAddon {
     teacher: NativeTensor | NativeFeatureArg,
     options: NativeSAOptions,
   ): Promise<{ loss: number; grad: NativeTensor }>;
+  featureLoss(
+    type: string,
+    students: (NativeTensor | NativeFeatureArg)[],
+    teachers: (NativeTensor | NativeFeatureArg)[],
+    options: Record<string, number | string>,
+  ): Promise<{ loss: number; grads: (NativeTensor | { data: Float64Array; shape: number[] })[] }>;
+  featureTerms(): NativeFeatureTermInfo[];
 }
 
 function load(): NativeAddon {

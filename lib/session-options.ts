@@ -3,6 +3,7 @@
 // the addon takes (lib/addon-types.ts); the glue fills in nothing.
 import type { NativeAdamOptions, NativeLossOptions, NativePrecisionOptions } from './addon-types';
 import { KDSError } from './errors';
+import { FeatureTermOptions, FeatureType, featureTerm, parseFeatureSpec, termOptions } from './feature-terms';
 import {
   checkOptions,
   invalidParameterError,
@@ -25,21 +26,36 @@ export interface SAOptions {
   tile?: number;
   /** FAKD's pooled variant (PSA): pool both feature maps before the affinity. Default 'none'. */
   pool?: 'none' | 'max' | 'avg';
-  /** Pooling window and stride. Default 2. */
+  /** Pooling window and stride (ceil rounding, as the FAKD authors). Default 2. */
   poolSize?: number;
 }
 
+/** One feature-distillation term of setLoss({ features }): its type, weight, positions and options. */
+export interface FeatureTermSpec extends FeatureTermOptions {
+  type: FeatureType;
+  /** >= 0. Default 1. */
+  weight?: number;
+  /** Feature positions (indices into both models' feature lists); default: setLoss's `positions`, else every pair. */
+  positions?: number[];
+}
+
 /**
- * The FAKD objective: total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum of SA losses.
- * Defaults: SA on, weights { DS: 0.5, TS: 0.5, SA: 1 } (alpha 0.5; SA weight 1 as in the code that
- * produced FAKD's published numbers), every feature pair used.
+ * The objective: total = DS * L1(student, HR) + TS * L1(student, teacher) + sum over the feature terms of
+ * weight * term (docs/losses.md). Either `features` or the older `SA` form. Defaults: weights { DS: 0.5,
+ * TS: 0.5 } (alpha 0.5), one SA term of weight 1 (as in the code that produced FAKD's published numbers),
+ * every feature pair.
  */
 export interface LossOptions {
-  /** true/false, or SA options (implies true). Default true. */
+  /**
+   * The feature terms, e.g. [{ type: 'SA', weight: 10 }, { type: 'AT', positions: [1, 2, 3] }] ([] for none),
+   * or the authors' command-line syntax '10*SA+1*AT' (each term with its default options).
+   */
+  features?: FeatureTermSpec[] | string;
+  /** Older form: true/false, or SA options (implies true; with `pool` the term is PSA). Default true. */
   SA?: boolean | SAOptions;
-  /** Loss weights. A weight of 0 turns that part off (TS and SA 0: no teacher needed). */
+  /** Loss weights. A weight of 0 turns that part off (TS and every feature weight 0: no teacher needed). */
   weights?: { DS?: number; TS?: number; SA?: number };
-  /** Feature positions (indices into both models' feature lists) for SA; default: every pair. */
+  /** Default feature positions of every term (indices into both models' feature lists); default: every pair. */
   positions?: number[];
 }
 
@@ -103,25 +119,56 @@ export function saOptions(value: unknown, name: string, field: string, extraKeys
   };
 }
 
-/** The session's loss: checked, with every default filled in. `{}` gives the defaults. */
-export function lossOptions(options: unknown): NativeLossOptions {
-  const o = checkOptions(options, 'loss options', ['SA', 'weights', 'positions']) as LossOptions;
-  const sa = o.SA ?? true;
-  if (typeof sa !== 'boolean' && !isPlainObject(sa)) throw invalidParameterError('SA', 'a boolean or an options object', sa);
-  const w = checkOptions(o.weights, 'weights', ['DS', 'TS', 'SA']) as NonNullable<LossOptions['weights']>;
-  return {
-    DS: nonNegativeNumber(w.DS ?? WEIGHT_DEFAULTS.DS, 'weights.DS'),
-    TS: nonNegativeNumber(w.TS ?? WEIGHT_DEFAULTS.TS, 'weights.TS'),
-    SA: nonNegativeNumber(w.SA ?? WEIGHT_DEFAULTS.SA, 'weights.SA'),
-    useSA: sa !== false,
-    ...saOptions(typeof sa === 'boolean' ? {} : sa, 'SA', 'SA.'),
-    positions: o.positions === undefined ? [] : positions(o.positions),
-  };
+type NativeFeatureTerm = NativeLossOptions['features'][number];
+
+// The older form { SA, weights.SA }: one SA term, or PSA when it pools.
+function olderSA(sa: boolean | SAOptions, weight: number, termPositions: number[]): NativeFeatureTerm[] {
+  if (sa === false) return [];
+  const { pool, poolSize, ...rest } = saOptions(sa === true ? {} : sa, 'SA', 'SA.');
+  if (pool === 'none') return [{ type: 'SA', weight, positions: termPositions, options: rest }];
+  return [{ type: 'PSA', weight, positions: termPositions, options: { ...rest, pool, poolSize } }];
 }
 
-function positions(value: unknown): number[] {
+/** The session's loss: checked, with every default filled in. `{}` gives the defaults. */
+export function lossOptions(options: unknown): NativeLossOptions {
+  const o = checkOptions(options, 'loss options', ['features', 'SA', 'weights', 'positions']) as LossOptions;
+  const w = checkOptions(o.weights, 'weights', ['DS', 'TS', 'SA']) as NonNullable<LossOptions['weights']>;
+  const DS = nonNegativeNumber(w.DS ?? WEIGHT_DEFAULTS.DS, 'weights.DS');
+  const TS = nonNegativeNumber(w.TS ?? WEIGHT_DEFAULTS.TS, 'weights.TS');
+  const common = o.positions === undefined ? [] : positions(o.positions, 'positions');
+  if (o.features === undefined) {
+    const sa = o.SA ?? true;
+    if (typeof sa !== 'boolean' && !isPlainObject(sa)) throw invalidParameterError('SA', 'a boolean or an options object', sa);
+    return { DS, TS, features: olderSA(sa, nonNegativeNumber(w.SA ?? WEIGHT_DEFAULTS.SA, 'weights.SA'), common) };
+  }
+  if (o.SA !== undefined || w.SA !== undefined)
+    throw new KDSError('E_ARG', 'loss options: give the SA term either in features or as SA / weights.SA, not both');
+  const list: unknown = typeof o.features === 'string' ? parseFeatureSpec(o.features) : o.features;
+  if (!Array.isArray(list)) throw invalidParameterError('features', "an array of { type, weight?, positions?, ...options } or a string such as '10*SA+1*AT'", list);
+  const seen = new Set<string>();
+  const features = list.map((item: unknown, i: number): NativeFeatureTerm => {
+    const name = `features[${i}]`;
+    if (!isPlainObject(item)) throw invalidParameterError(name, 'an object { type, weight?, positions?, ...options }', item);
+    const row = featureTerm(item.type, `${name}.type`);
+    if (seen.has(row.type)) throw new KDSError('E_ARG', `${name}: ${row.type} is listed twice; give each type once`);
+    seen.add(row.type);
+    const { type: _type, weight, positions: own, ...rest } = item;
+    const termPositions = own === undefined ? common : positions(own, `${name}.positions`);
+    if (row.type === 'FSP' && termPositions.length === 1)
+      throw new KDSError('E_ARG', `${name}: FSP pairs consecutive positions and needs at least 2, got [${termPositions.join(', ')}]`);
+    return {
+      type: row.type,
+      weight: nonNegativeNumber(weight ?? 1, `${name}.weight`),
+      positions: termPositions,
+      options: termOptions(row.type, rest, name),
+    };
+  });
+  return { DS, TS, features };
+}
+
+function positions(value: unknown, name: string): number[] {
   if (!Array.isArray(value) || value.length === 0 || !value.every((i) => Number.isInteger(i) && i >= 0))
-    throw invalidParameterError('positions', 'a non-empty array of integers >= 0', value);
+    throw invalidParameterError(name, 'a non-empty array of integers >= 0', value);
   return [...(value as number[])];
 }
 

@@ -9,6 +9,7 @@
 #include "glue/model_wrap.h"
 #include "glue/session_wrap.h"
 #include "glue/tensor_wrap.h"
+#include "glue/term_options.h"
 
 namespace kds::glue {
 namespace {
@@ -69,6 +70,8 @@ Napi::Object init(Napi::Env env, Napi::Object exports) {
   exports.Set("createModel", Napi::Function::New(env, createModel, "createModel"));
   exports.Set("loadTorchScript", Napi::Function::New(env, loadTorchScript, "loadTorchScript"));
   exports.Set("spatialAffinityLoss", Napi::Function::New(env, spatialAffinityLoss, "spatialAffinityLoss"));
+  exports.Set("featureLoss", Napi::Function::New(env, featureLoss, "featureLoss"));
+  exports.Set("featureTerms", Napi::Function::New(env, featureTerms, "featureTerms"));
   exports.Set("setNumThreads", Napi::Function::New(env, setNumThreads, "setNumThreads"));
   exports.Set("getNumThreads", Napi::Function::New(env, getNumThreads, "getNumThreads"));
   exports.Set("manualSeed", Napi::Function::New(env, manualSeed, "manualSeed"));

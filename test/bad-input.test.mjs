@@ -150,7 +150,7 @@ describe('bad input: a clear KDSError, and nothing changes', () => {
     const make = async () => ({ teacher: edsrPair().teacher, student: await loadTorchScript(file('small_features.pt')) });
     await expectNoHarm(make, async (kds) => {
       await expectKDSError(() => kds.train(LR, HR), 'E_SHAPE',
-        /student feature map \[2, 8, 4, 4\] and teacher feature map \[2, 8, 8, 8\] must have the same batch and spatial size/);
+        /SA needs student and teacher feature maps of the same height and width: at position 0 the student's is \[2, 8, 4, 4\] and the teacher's \[2, 8, 8, 8\]/);
     }, { settle: (kds) => kds.setLoss({ SA: false }) });
   });
 

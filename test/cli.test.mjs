@@ -260,7 +260,7 @@ const runCommands = ['distill', 'train'];
 /** The flags distill/train need to build a run at all. */
 const needed = (command) => new Map([['train', 'photos/train'], ...(command === 'distill' ? [['teacher', 'teacher.pt']] : [])]);
 /** A value of the flag's type that passes its check and differs from its default. */
-const STRING_SAMPLES = { 'teacher-arch': 'rcan-g1b1f16', student: 'san-g1b1f16', schedule: 'cosine', device: 'cuda:1', precision: 'bf16', progress: 'lines' };
+const STRING_SAMPLES = { features: '10*SA+1*AT', 'teacher-arch': 'rcan-g1b1f16', student: 'san-g1b1f16', schedule: 'cosine', device: 'cuda:1', precision: 'bf16', progress: 'lines' };
 function sample(flag) {
   switch (flag.type) {
     case 'int': return 4;

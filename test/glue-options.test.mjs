@@ -27,11 +27,23 @@ test('every key of the session options is required by the glue', () => {
     for (const key of Object.keys(complete)) {
       const { [key]: _, ...missing } = complete;
       const type = typeof complete[key] === 'number' ? 'a number' : typeof complete[key] === 'boolean' ? 'a boolean'
-        : Array.isArray(complete[key]) ? 'an array of integers' : 'a string';
+        : Array.isArray(complete[key]) ? (complete[key].every(Number.isInteger) ? 'an array of integers' : 'an array of feature terms')
+        : 'a string';
       expectMissing(() => session[method](missing), key, type);
       expectMissing(() => session[method]({ ...complete, [key]: null }), key, type);
     }
     assert.throws(() => session[method](), (err) => err.code === 'E_ARG' && /must be an object/.test(err.message));
+  }
+  // each feature term: its own keys and every option its registry row names
+  const term = SESSION_DEFAULTS.loss.features[0];
+  const withTerm = (t) => () => session.setLoss({ ...SESSION_DEFAULTS.loss, features: [t] });
+  for (const [key, type] of [['type', 'a string'], ['weight', 'a number'], ['positions', 'an array of integers'], ['options', 'an object']]) {
+    const { [key]: _, ...missing } = term;
+    expectMissing(withTerm(missing), key, type);
+  }
+  for (const key of Object.keys(term.options)) {
+    const { [key]: _, ...options } = term.options;
+    expectMissing(withTerm({ ...term, options }), key, typeof term.options[key] === 'number' ? 'a number' : 'a string');
   }
   session.dispose();
 });

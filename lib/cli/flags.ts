@@ -4,6 +4,7 @@
 // contributor notes.
 import path from 'node:path';
 import { KDSError } from '../errors';
+import { parseFeatureSpec } from '../feature-terms';
 import type { LossOptions } from '../kds';
 import { createSchedule, DEFAULT_LR, ScheduleOptions } from '../train/schedule';
 import { invalidParameterError, nonEmptyString, nonNegativeInt, numberInRange, positiveInt, boolean, oneOf } from '../validate';
@@ -96,6 +97,9 @@ const STUDY: readonly CommandName[] = ['study'];
 
 export const DEFAULT_STUDENT = 'edsr-r16f64';
 
+/** --features: the authors' W1*T1+W2*T2 (a config file may instead list the terms; setLoss checks those). */
+const featureSpec: Check = (value, name) => (typeof value === 'string' ? parseFeatureSpec(value, name) : value);
+
 /** An architecture string of the model zoo (model-spec.ts parses it). */
 const architecture: Check = (value, name) => {
   nonEmptyString(value, name);
@@ -151,7 +155,8 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'ds-weight', type: 'number', value: 'W', commands: DISTILL, key: 'loss.weights.DS', default: { shown: 0.5 }, help: 'weight of L1 to ground truth' },
   { name: 'ts-weight', type: 'number', value: 'W', commands: DISTILL, key: 'loss.weights.TS', default: { shown: 0.5 }, help: 'weight of L1 to the teacher' },
   { name: 'sa-weight', type: 'number', value: 'W', commands: DISTILL, key: 'loss.weights.SA', default: { shown: 1 }, help: 'weight of the SA loss' },
-  { name: 'positions', type: 'ints', value: 'I,J', commands: DISTILL, key: 'loss.positions', default: { shown: 'all' }, help: 'feature positions for SA' },
+  { name: 'features', type: 'string', value: 'SPEC', commands: DISTILL, key: 'loss.features', default: { shown: '1*SA' }, check: featureSpec, help: "feature terms in the FAKD authors' syntax, e.g. 10*SA+1*AT (docs/losses.md)" },
+  { name: 'positions', type: 'ints', value: 'I,J', commands: DISTILL, key: 'loss.positions', default: { shown: 'all' }, help: 'feature positions of the feature terms' },
   // distill and train: running
   { name: 'validate-every', type: 'int', value: 'N', commands: RUN, key: 'validateEvery', default: tenthOfSteps, check: nonNegativeInt, help: 'validate every N steps; 0: only at the end' },
   { name: 'checkpoint-every', type: 'int', value: 'N', commands: RUN, key: 'checkpointEvery', default: tenthOfSteps, check: nonNegativeInt, help: 'checkpoint every N steps; 0: only at the end' },

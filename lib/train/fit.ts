@@ -339,7 +339,7 @@ class FitRun {
     this.trainSeconds += (Date.now() - t0) / 1000;
     this.step++;
     const step = this.step;
-    const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, ...(last.skipped ? { skipped: true as const } : {}), time: this.seconds() };
+    const record: StepRecord = { type: 'step', step, lr, total: last.total, DS: last.DS, TS: last.TS, SA: last.SA, parts: last.parts, ...(last.skipped ? { skipped: true as const } : {}), time: this.seconds() };
     this.log?.write(record);
     this.progress.step({ step, totalSteps: steps, stepsPerSecond: this.stepsPerSecond(), lr, losses: last, lastPsnr: this.lastPsnr });
     options.onStep?.(record);

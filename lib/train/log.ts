@@ -12,6 +12,8 @@ export interface StepRecord {
   DS: number;
   TS: number;
   SA: number;
+  /** Every feature term's unweighted value, by type (setLoss's features). */
+  parts?: Record<string, number>;
   /** fp16 only, present when true: the gradients overflowed, the step was skipped and the loss scale lowered. */
   skipped?: true;
   /** Seconds since the start of this process's part of the run. */

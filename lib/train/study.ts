@@ -10,6 +10,7 @@ import { Dataset } from '../data/datasets';
 import { KDSError } from '../errors';
 import { evaluate, Scores } from '../evaluate';
 import { KDS, LossOptions } from '../kds';
+import { lossOptions } from '../session-options';
 import { Model } from '../models';
 import { manualSeed } from '../runtime';
 import {
@@ -139,9 +140,8 @@ function checkRecipe(value: unknown, name: string): Recipe {
 }
 
 function usesTeacher(r: Recipe): boolean {
-  const w = r.loss.weights ?? {};
-  const sa = r.loss.SA === undefined ? true : r.loss.SA !== false;
-  return r.teacherData !== undefined || (w.TS ?? 0.5) > 0 || (sa && (w.SA ?? 1) > 0);
+  const loss = lossOptions(r.loss);
+  return r.teacherData !== undefined || loss.TS > 0 || loss.features.some((f) => f.weight > 0);
 }
 
 /** Checks everything a study needs before any training; returns its recipes, scratch first. */

@@ -3,28 +3,32 @@
 #pragma once
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "api/feature_terms.h"
 #include "api/model.h"
 #include "api/tensor.h"
 
 namespace kds {
 
-// The option structs below carry no defaults (fields are value-initialised): lib/kds.ts and lib/distributed.ts
-// own the defaults and checks and set every field. A new Session has no loss, optimiser or precision
-// settings until they are set; KDS's constructor sets all three.
+// The option structs below carry no defaults (fields are value-initialised): lib/session-options.ts and
+// lib/distributed.ts own the defaults and checks and set every field. A new Session has no loss, optimiser
+// or precision settings until they are set; KDS's constructor sets all three.
+
+// One feature-distillation term of the loss (api/feature_terms.h; formulas in docs/losses.md).
+struct FeatureTermSpec {
+  std::string type;            // a registered term: "SA", "PSA", "RBF", "MMD", "CA", "IA", "FSP", "AT", "fitnet"
+  double weight{};
+  std::vector<int> positions;  // empty: every feature pair
+  TermOptions options;         // every option the term's row names
+};
+
 struct LossOptions {
-  // Total = DS * L1(student, HR) + TS * L1(student, teacher) + SA * sum over positions of SA loss.
+  // Total = DS * L1(student, HR) + TS * L1(student, teacher) + sum over the features of weight * term.
   double weightDS{};
   double weightTS{};
-  double weightSA{};
-  bool useSA{};
-  std::vector<int> positions;  // empty: every feature pair
-  std::string saImpl;  // "fused" (tiled, low memory) or "plain" (the reference formula)
-  double eps{};  // added to each pixel's feature norm
-  int64_t tile{};  // fused tile size; 0 chooses from the shapes
-  std::string pool;  // "none", "max" or "avg": FAKD's pooled variant (PSA)
-  int poolSize{};
+  std::vector<FeatureTermSpec> features;
 };
 
 struct AdamOptions {
@@ -62,7 +66,9 @@ struct StepTimings {
 };
 
 struct StepLosses {
-  double total = 0, DS = 0, TS = 0, SA = 0;  // parts unweighted
+  double total = 0, DS = 0, TS = 0;  // parts unweighted
+  double SA = 0;                     // the SA term's value (PSA's when that is the one on); 0 when off
+  std::vector<std::pair<std::string, double>> parts;  // every feature term's unweighted value, by type
   // fp16: the step's gradients overflowed, so it was skipped (weights and Adam unchanged) and the loss
   // scale lowered. Not an error: dynamic loss scaling expects it now and then.
   bool skipped = false;

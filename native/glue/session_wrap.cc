@@ -5,6 +5,7 @@
 #include "glue/model_wrap.h"
 #include "glue/promise_worker.h"
 #include "glue/tensor_wrap.h"
+#include "glue/term_options.h"
 
 namespace kds::glue {
 
@@ -85,14 +86,7 @@ Napi::Value SessionWrap::setLoss(const Napi::CallbackInfo& info) {
   LossOptions options;
   options.weightDS = numberOption(o, "DS");
   options.weightTS = numberOption(o, "TS");
-  options.weightSA = numberOption(o, "SA");
-  options.useSA = boolOption(o, "useSA");
-  options.saImpl = stringOption(o, "impl");
-  options.eps = numberOption(o, "eps");
-  options.tile = static_cast<int64_t>(numberOption(o, "tile"));
-  options.pool = stringOption(o, "pool");
-  options.poolSize = static_cast<int>(numberOption(o, "poolSize"));
-  options.positions = intArrayOption(o, "positions");
+  options.features = readFeatureTerms(o, "features");
   guarded(env, [&] { s.setLoss(options); });
   return env.Undefined();
 }
@@ -168,6 +162,9 @@ Napi::Value SessionWrap::train(const Napi::CallbackInfo& info) {
         out.Set("DS", r.DS);
         out.Set("TS", r.TS);
         out.Set("SA", r.SA);
+        auto parts = Napi::Object::New(env);
+        for (const auto& [name, value] : r.parts) parts.Set(name, value);
+        out.Set("parts", parts);
         out.Set("skipped", r.skipped);
         out.Set("lossScale", r.lossScale);
         auto timings = Napi::Object::New(env);

@@ -3,6 +3,7 @@
 #include "api/error.h"
 #include "api/tensor.h"
 #include "losses/affinity_fused.h"
+#include "losses/term_util.h"
 
 namespace kds {
 
@@ -23,9 +24,7 @@ torch::Tensor affinityLossPlain(const torch::Tensor& student, const torch::Tenso
 namespace {
 
 torch::Tensor pool(const torch::Tensor& f, const AffinityOptions& o) {
-  if (o.pool == "max") return torch::max_pool2d(f, o.poolSize, o.poolSize);
-  if (o.pool == "avg") return torch::avg_pool2d(f, o.poolSize, o.poolSize);
-  return f;
+  return o.pool == "none" ? f : poolFeatures(f, o.pool, o.poolSize);  // ceil rounding, as FAKD's PSA
 }
 
 }  // namespace

@@ -16,29 +16,7 @@ namespace {
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 
-// Pixels [begin, begin + size) of the flattened map.
-struct Range {
-  int64_t begin, size;
-};
-
-// One block of D to compute: rows I, columns J, counted `weight` times in the sum over all (p, q).
-struct TileJob {
-  Range I, J;
-  int weight;
-};
-
-// Covers the upper triangle of the symmetric D: for each block of `rows` rows, the square diagonal block
-// (counted once) and the columns to its right in chunks of `cols` (counted twice, for their mirror image).
-// Only the diagonal blocks' lower halves are computed in vain: a fraction rows / N of the work.
-std::vector<TileJob> upperTriangleJobs(int64_t n, TileShape tiles) {
-  std::vector<TileJob> jobs;
-  for (int64_t i0 = 0; i0 < n; i0 += tiles.rows) {
-    const Range I{i0, std::min(tiles.rows, n - i0)};
-    jobs.push_back({I, I, 1});
-    for (int64_t j0 = i0 + I.size; j0 < n; j0 += tiles.cols) jobs.push_back({I, Range{j0, std::min(tiles.cols, n - j0)}, 2});
-  }
-  return jobs;
-}
+using Range = PixelRange;
 
 // What a sweep works on: one image (2-D, the CPU sweep) or the whole batch (3-D, the device sweep).
 // z = [s ; t] stacks the normalised student and teacher pixels along channels. With the left panel
@@ -238,6 +216,19 @@ int64_t balancedBlock(int64_t pixels, int64_t maxSize, int64_t multiple) {
 }
 
 }  // namespace
+
+// For each block of `rows` rows: the square diagonal block (counted once) and the columns to its right in
+// chunks of `cols` (counted twice, for their mirror image). Only the diagonal blocks' lower halves are
+// computed in vain: a fraction rows / N of the work.
+std::vector<TileJob> upperTriangleJobs(int64_t n, TileShape tiles) {
+  std::vector<TileJob> jobs;
+  for (int64_t i0 = 0; i0 < n; i0 += tiles.rows) {
+    const Range I{i0, std::min(tiles.rows, n - i0)};
+    jobs.push_back({I, I, 1});
+    for (int64_t j0 = i0 + I.size; j0 < n; j0 += tiles.cols) jobs.push_back({I, Range{j0, std::min(tiles.cols, n - j0)}, 2});
+  }
+  return jobs;
+}
 
 TileShape chooseAffinityTiles(int64_t batch, int64_t pixels, int64_t elementSize, const torch::Device& device) {
   if (device.is_cpu()) {

@@ -4,12 +4,29 @@
 #pragma once
 #include <torch/torch.h>
 
+#include <vector>
+
 namespace kds {
 
 // Rows and columns of one tile of the affinity difference.
 struct TileShape {
   int64_t rows, cols;
 };
+
+// Pixels [begin, begin + size) of the flattened map.
+struct PixelRange {
+  int64_t begin, size;
+};
+
+// One block of the symmetric N x N pixel-pair matrix: rows I, columns J, counted `weight` times in the sum
+// over all pairs (2 for an off-diagonal block, which stands for its mirror image too).
+struct TileJob {
+  PixelRange I, J;
+  int weight;
+};
+
+// The blocks that cover the upper triangle of an N x N symmetric matrix with tiles of at most `tiles`.
+std::vector<TileJob> upperTriangleJobs(int64_t n, TileShape tiles);
 
 // student: B x Cs x H x W (gradient flows to it), teacher: B x Ct x H x W (treated as a constant).
 // tile: pixels per tile side (square tiles); 0 chooses the tile shape from the shapes and the device.

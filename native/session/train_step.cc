@@ -12,6 +12,13 @@
 namespace kds {
 namespace {
 
+// "DS 0.1, TS 0.2, SA 0.3, AT 0.004": the unweighted parts, for messages.
+std::string describeParts(const StepLosses& r) {
+  std::string out = "DS " + std::to_string(r.DS) + ", TS " + std::to_string(r.TS);
+  for (const auto& [name, value] : r.parts) out += ", " + name + " " + std::to_string(value);
+  return out;
+}
+
 // Times consecutive phases: each lap() returns the milliseconds since the previous lap (or the start).
 class PhaseClock {
  public:
@@ -76,7 +83,7 @@ StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
   applyThreadSettings();
   if (!student) throw Error(ErrorCode::State, "train() before setStudent(): set a student model first");
   if (needsTeacher() && !teacher)
-    throw Error(ErrorCode::State, "train() before setTeacher(): set a teacher, or turn TS and SA off with setLoss({ weights: { TS: 0, SA: 0 } })");
+    throw Error(ErrorCode::State, "train() before setTeacher(): set a teacher, or turn TS and the feature terms off with setLoss({ weights: { TS: 0 }, features: [] })");
   auto [lr, hr] = checkedBatch(lrTensor, hrTensor);
   auto& s = asTorchModel(*student);
   TorchModel* t = needsTeacher() ? &asTorchModel(*teacher) : nullptr;
@@ -102,7 +109,7 @@ StepLosses Session::Impl::step(const Tensor& lrTensor, const Tensor& hrTensor) {
   return result;
 }
 
-bool Session::Impl::needsTeacher() const { return loss.weightTS != 0 || (loss.useSA && loss.weightSA != 0); }
+bool Session::Impl::needsTeacher() const { return lossNeedsTeacher(loss); }
 
 std::pair<torch::Tensor, torch::Tensor> Session::Impl::checkedBatch(const Tensor& lrTensor, const Tensor& hrTensor) const {
   auto lr = checkedImage(lrTensor, "lr");
@@ -167,16 +174,20 @@ SrOutput Session::Impl::studentForward(TorchModel& student, torch::optim::Adam& 
 // The loss parts as numbers. A non-finite loss is an error here, unless the ranks of a process group
 // must first learn it together (averageGradients).
 StepLosses Session::Impl::lossValues(const LossParts& parts) const {
-  auto values = torch::stack({parts.total, parts.DS, parts.TS, parts.SA}).to(torch::kCPU, torch::kDouble);
+  std::vector<torch::Tensor> all{parts.total, parts.DS, parts.TS};
+  for (const auto& [name, value] : parts.features) all.push_back(value);
+  auto values = torch::stack(all).to(torch::kCPU, torch::kDouble);  // one transfer
   auto v = values.accessor<double, 1>();
   StepLosses result;
   result.total = v[0];
   result.DS = v[1];
   result.TS = v[2];
-  result.SA = v[3];
+  for (size_t i = 0; i < parts.features.size(); ++i) result.parts.emplace_back(parts.features[i].first, v[3 + static_cast<int64_t>(i)]);
+  for (const char* name : {"PSA", "SA"})  // SA reports the SA term, else PSA's (what { SA: { pool } } makes)
+    for (const auto& [type, value] : result.parts)
+      if (type == name) result.SA = value;
   if (!std::isfinite(result.total) && !group)
-    throw Error(ErrorCode::NonFinite, "the loss is not finite (DS " + std::to_string(result.DS) + ", TS " + std::to_string(result.TS) +
-                                          ", SA " + std::to_string(result.SA) + "); the step was not applied");
+    throw Error(ErrorCode::NonFinite, "the loss is not finite (" + describeParts(result) + "); the step was not applied");
   return result;
 }
 
@@ -253,7 +264,7 @@ void Session::Impl::averageGradients(TorchModel& student, std::vector<torch::Ten
     throw Error(ErrorCode::Distributed, std::to_string(failedRanks) + " of " + std::to_string(world) +
                                             " ranks failed this step with an error of their own (see their output); the step was not applied on any rank");
   if (okRanks < world) {
-    std::string why = lossFinite ? "" : " (here DS " + std::to_string(local.DS) + ", TS " + std::to_string(local.TS) + ", SA " + std::to_string(local.SA) + ")";
+    std::string why = lossFinite ? "" : " (here " + describeParts(local) + ")";
     throw Error(ErrorCode::NonFinite, "the loss is not finite on " + std::to_string(world - okRanks) + " of " +
                                           std::to_string(world) + " ranks" + why + "; the step was not applied on any rank");
   }
