@@ -87,7 +87,7 @@ export async function featureLoss(
     throw new KDSError('E_SHAPE', `featureLoss: ${s.length} student feature maps but ${t.length} teacher feature maps`);
   const resolved = termOptions(row.type, options, 'options', ['dtype']);
   const anyFloat64 = [...s, ...t].some((f) => f.float64);
-  const dtype = oneOf((options as FeatureLossOptions).dtype ?? (anyFloat64 ? 'float64' : 'float32'), 'options.dtype', ['float32', 'float64']);
+  const dtype = oneOf(options.dtype ?? (anyFloat64 ? 'float64' : 'float32'), 'options.dtype', ['float32', 'float64']);
   const result = await awaitNative(() =>
     native().featureLoss(row.type, s.map((f) => f.arg), t.map((f) => f.arg), { ...resolved, dtype }));
   const grads = result.grads.map((g) => ('data' in g && g.data instanceof Float64Array ? { data: g.data, shape: g.shape } : new Tensor(g as NativeTensor)));

@@ -118,7 +118,7 @@ function pipUnusable() {
 
 /** Leftovers of interrupted installs by processes that are gone (each is up to ~750 MB). */
 function removeStaleTemps(parent, base) {
-  let names = [];
+  let names;
   try {
     names = fs.readdirSync(parent);
   } catch {
@@ -207,7 +207,7 @@ function linkLibTorch(found) {
  * the benchmarks): the folder holding that torch when pip put it there, else '' (python3's own torch).
  */
 function pythonPathForTorch() {
-  let root = null;
+  let root;
   try {
     root = fs.realpathSync(LINK);
   } catch {

@@ -219,7 +219,7 @@ test('bad flags and configs: one line saying what is wrong, the usage, exit code
     [['train', '--train', trainDir, '--scale', '5'], /^kds train: data.scale must be one of 2, 3, 4, 8, got number 5$/, 'usage: kds train'],
     [['train', '--config', config('{ "steps": 3,')], /^kds train: the config '.*' is not valid JSON/, 'usage: kds train'],
     [['train', '--config', config({ data: { train: trainDir }, schedule: { type: 'multistep', milestones: [5, 2] } })], /^kds train: schedule.milestones must increase/, 'usage: kds train'],
-    [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be one of 'fp32', 'bf16', 'fp16', got the string 'fp64'$/, 'usage: kds train'],
+    [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be 'fp32', 'bf16' or 'fp16', got the string 'fp64'$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--student', 'resnet50'], /^kds train: student.arch: unknown architecture 'resnet50'/, 'usage: kds train'],
     [['upscale', '--model', 'm.pt', 'in.png'], /^kds upscale: upscale needs an input image and an output .png/, 'usage: kds upscale'],
     [['eval', '--data', valDir], /^kds eval: --model FILE is required$/, 'usage: kds eval'],

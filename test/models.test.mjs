@@ -6,8 +6,11 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { createRequire } from 'node:module';
 import { KDS, KDSError, loadTorchScript, manualSeed, models } from '../dist/index.js';
 import { fixturePath, makeTempDir, readTensor, removeDir, runPython, writeTensor } from './helpers/python.mjs';
+
+const require = createRequire(import.meta.url);
 
 // "Relative error under 1e-5": max |kds - PyTorch| / max |PyTorch|, per output and per feature map.
 const RTOL = 1e-5;
