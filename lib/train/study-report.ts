@@ -49,8 +49,8 @@ export function studyMarkdown(result: Body, names: { test: string[]; val: string
 export function studySvg(result: Body): string {
   const rule = result.headline;
   const rows = result.recipes.filter((r) => r.vsScratch);
-  const width = Math.max(360, 120 + 110 * rows.length), height = 360;
-  const left = 70, right = 20, top = 40, bottom = 70;
+  const width = Math.max(480, 120 + 110 * rows.length), height = 380;
+  const left = 70, right = 20, top = 60, bottom = 70;
   const values = rows.flatMap((r) => {
     const v = (r.vsScratch as NonNullable<RecipeSummary['vsScratch']>)[rule];
     return [...v.psnrPerSeed, v.psnr.low, v.psnr.high].filter((x) => Number.isFinite(x));
@@ -64,7 +64,8 @@ export function studySvg(result: Body): string {
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="100%" height="100%" fill="white"/>`,
-    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">PSNR minus scratch (dB), ${rule === 'best' ? 'validation-chosen' : 'final'} weights; dots: seeds, bar: 95% interval</text>`,
+    `<text x="${width / 2}" y="20" text-anchor="middle" font-size="14">PSNR minus scratch (dB), ${rule === 'best' ? 'validation-chosen' : 'final'} weights</text>`,
+    `<text x="${width / 2}" y="38" text-anchor="middle" fill="#555">dots: seeds; black: mean; bar: 95% interval</text>`,
     `<line x1="${left}" x2="${width - right}" y1="${y(0)}" y2="${y(0)}" stroke="#888" stroke-dasharray="4 3"/>`,
   ];
   for (let k = 0; k <= 4; k++) {
