@@ -166,6 +166,37 @@ test('a resumed run reproduces the losses of the uninterrupted run (after an abo
   await a.kds.dispose();
 });
 
+test('ema: validation and student.pt use the weight average, which a resumed run restores exactly', async () => {
+  setNumThreads(1);
+  const probe = { data: new Float32Array(3 * 6 * 6).fill(90), shape: [1, 3, 6, 6] };
+  const out = async (model) => (await model.forward(probe)).output.toFloat32Array();
+  const common = { steps: 8, schedule: { type: 'constant', lr: 5e-3 }, checkpointEvery: 4, ema: 0.9 };
+
+  const dirA = tmp('kds-fit-ema-a-');
+  const a = session();
+  const seen = [];
+  await a.kds.fit({ ...common, train: seededBlocks(fakeSampler, 9, 3), outDir: dirA, val: async (m) => { seen.push(await out(m)); return { psnr: 0, ssim: 0 }; } });
+  const trained = await out(a.student);
+  const averaged = await a.kds.withAveragedWeights(() => out(a.student));
+  assert.deepEqual(await out(a.student), trained, 'withAveragedWeights puts the trained weights back');
+  assert.ok(averaged.some((v, i) => Math.abs(v - trained[i]) > 1e-4), 'the average differs from the trained weights');
+  assert.deepEqual(seen.at(-1), averaged, 'validation saw the average');
+  const saved = models.edsr({ scale: 2, nResblocks: 2, nFeats: 6 });
+  await saved.loadStateDict(path.join(dirA, 'student.pt'));
+  assert.deepEqual(await out(saved), averaged, 'student.pt holds the average');
+
+  // Stopped after step 5 (checkpoint at 4), resumed in a fresh session: the same average at the end.
+  const dirB = tmp('kds-fit-ema-b-');
+  const b = session();
+  await assert.rejects(b.kds.fit({ ...common, train: seededBlocks(fakeSampler, 9, 3), outDir: dirB, onStep: (r) => { if (r.step === 5) throw new Error('crash'); } }), /crash/);
+  await b.kds.dispose();
+  const c = session(79);
+  await c.kds.fit({ ...common, train: seededBlocks(fakeSampler, 9, 3), outDir: dirB, resume: true });
+  assert.deepEqual(await c.kds.withAveragedWeights(() => out(c.student)), averaged);
+  await a.kds.dispose();
+  await c.kds.dispose();
+});
+
 test('on photographs (the data sampler), a resumed run reproduces the uninterrupted losses', async () => {
   setNumThreads(1);
   const sharp = createRequire(import.meta.url)('sharp');
