@@ -1,4 +1,4 @@
-// kds's EDSR against an EDSR written in EDSR-PyTorch's layout (fixtures/edsr_reference.py): state dicts
+// kds's EDSR against an EDSR written in EDSR-PyTorch's layout (fixtures/kds_reference/models.py): state dicts
 // cross over both ways with strict key checking, and outputs and FAKD feature taps agree.
 import assert from 'node:assert/strict';
 import path from 'node:path';
