@@ -13,6 +13,7 @@
 // before it (runtime and inputs are in that baseline). Ratios are against the plain formula in Python.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { mb, runJsonChild } = require('./child-run');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -97,12 +98,8 @@ function run(kind, job) {
   const [cmd, args] = kind === 'node'
     ? [process.execPath, ['--expose-gc', __filename, '--child', JSON.stringify(job)]]
     : ['python3', [path.join(__dirname, 'feature_losses_plain.py'), JSON.stringify(job)]];
-  const p = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (p.status !== 0) return { error: (p.stderr || `exit ${p.status} (signal ${p.signal})`).trim().split('\n').slice(-3).join(' ') };
-  return JSON.parse(p.stdout.trim().split('\n').pop());
+  return runJsonChild(cmd, args, env);
 }
-
-const mb = (b) => `${Math.round(b / 2 ** 20)} MB`;
 
 function main() {
   const args = process.argv.slice(2);

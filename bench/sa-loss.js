@@ -13,6 +13,7 @@
 // the same setting and thread count.
 'use strict';
 const { spawnSync } = require('node:child_process');
+const { mb, runJsonChild } = require('./child-run');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -112,12 +113,8 @@ function run(kind, setting, impl, threads, reps, extraEnv = {}, inputs = '') {
     args = [path.join(__dirname, 'sa_loss_plain.py'), JSON.stringify(job)];
     env.PYTHONPATH = pythonEnv().PYTHONPATH;
   }
-  const p = spawnSync(cmd, args, { env, encoding: 'utf8', maxBuffer: 1 << 20 });
-  if (p.status !== 0) return { error: (p.stderr || `exit ${p.status} (signal ${p.signal})`).trim().split('\n').slice(-3).join(' ') };
-  return JSON.parse(p.stdout.trim().split('\n').pop());
+  return runJsonChild(cmd, args, env);
 }
-
-const mb = (b) => `${Math.round(b / 2 ** 20)} MB`;
 
 function main() {
   const args = process.argv.slice(2);
