@@ -11,7 +11,12 @@ Usage: python3 bench/fakd_step.py '{"teacher": [16, 64], "student": [4, 16], "ba
 GPU options (bench/gpu-bench.js), each as commonly done in PyTorch: "device": "cuda" (batches made on the
 host, pinned, copied with non_blocking every step, as a DataLoader with pin_memory does), "precision":
 "bf16" | "fp16" (torch.autocast around the forward passes, the losses on .float() outputs; fp16 with
-torch.amp.GradScaler), "channelsLast": true (models and batches in torch.channels_last), "cudnnBenchmark".
+torch.amp.GradScaler), "teacherPrecision": "fp32" | "bf16" | "fp16" (the teacher forward's own autocast,
+as kds.setTeacherPrecision), "channelsLast": true (models and batches in torch.channels_last), "cudnnBenchmark".
+"compile": true runs the step as a performance-minded PyTorch user would: torch.compile (inductor, default
+mode) of the teacher forward and of the student forward with the losses (AOTAutograd compiles its backward
+too); zero_grad and Adam stay eager. The first step, which compiles, is reported as firstStepMs; its phases
+are teacherForward and loss (the student forward inside it), backward and optimizer.
 """
 import json
 import os
@@ -22,6 +27,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
 from kds_reference.models import EDSR  # noqa: E402
+from kds_reference.losses import as_floats, fakd_losses  # noqa: E402
 from kds_reference.step import fakd_step  # noqa: E402
 
 
@@ -29,6 +35,32 @@ def peak_memory_kb():
     with open('/proc/self/status') as status:
         fields = dict(line.split(':', 1) for line in status)
     return {key: int(fields[key].split()[0]) for key in ('VmHWM', 'VmRSS')}
+
+
+def compiled_fakd_step(teacher, student, optimizer, weights, use_sa, eps):
+    """One fp32 FAKD step with the teacher forward and the student forward + losses under torch.compile."""
+    teacher_forward = torch.compile(teacher)
+
+    def student_losses(lr, hr, teacher_result):
+        return fakd_losses(student(lr), teacher_result, hr, weights, use_sa, None, eps)
+
+    student_forward_and_losses = torch.compile(student_losses)
+
+    def step(lr, hr, lap):
+        with torch.no_grad():
+            teacher_result = teacher_forward(lr)
+        lap('teacherForward')
+        losses = student_forward_and_losses(lr, hr, teacher_result)
+        record = as_floats(losses)
+        lap('loss')
+        optimizer.zero_grad(set_to_none=True)
+        losses['total'].backward()
+        lap('backward')
+        optimizer.step()
+        lap('optimizer')
+        return record
+
+    return step
 
 
 def main():
@@ -41,7 +73,9 @@ def main():
     weights = {'DS': 0.5, 'TS': 0.5, 'SA': 1.0}
     device = torch.device(cfg.get('device', 'cpu'))
     precision = cfg.get('precision', 'fp32')
-    autocast_dtype = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}[precision]
+    dtypes = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16, 'step': 'step'}
+    autocast_dtype = dtypes[precision]
+    teacher_dtype = dtypes[cfg.get('teacherPrecision') or 'step']
     memory_format = torch.channels_last if cfg.get('channelsLast') else torch.contiguous_format
     if 'cudnnBenchmark' in cfg:
         torch.backends.cudnn.benchmark = bool(cfg['cudnnBenchmark'])
@@ -61,6 +95,9 @@ def main():
         lr_host, hr_host = lr_host.pin_memory(), hr_host.pin_memory()
     skipped = 0
     memory_before = peak_memory_kb()['VmRSS']
+    compiled = compiled_fakd_step(teacher, student, optimizer, weights, use_sa, eps) if cfg.get('compile') else None
+    if compiled and precision != 'fp32':
+        raise SystemExit('fakd_step.py: "compile" is measured in fp32 only')
 
     def step():
         nonlocal skipped
@@ -76,13 +113,16 @@ def main():
         start = clock
         lr = lr_host.to(device, non_blocking=True).contiguous(memory_format=memory_format)
         hr = hr_host.to(device, non_blocking=True).contiguous(memory_format=memory_format)
-        losses = fakd_step(teacher, student, optimizer, lr, hr, weights, use_sa, eps, autocast_dtype, scaler, lap)
+        if compiled:
+            losses = compiled(lr, hr, lap)
+        else:
+            losses = fakd_step(teacher, student, optimizer, lr, hr, weights, use_sa, eps, autocast_dtype, scaler, lap,
+                               teacher_dtype=teacher_dtype)
         skipped += losses.get('skipped', False)
         phases['total'] = (time.perf_counter() - start) * 1000
         return losses['total'], phases
 
-    for _ in range(cfg['warmup']):
-        step()
+    first_steps = [step()[1]['total'] for _ in range(cfg['warmup'])]
     if on_gpu:
         torch.cuda.synchronize()
     steps = []
@@ -96,6 +136,8 @@ def main():
         'impl': 'pytorch',
         'torchVersion': torch.__version__,
         'threads': torch.get_num_threads(),
+        'compiled': bool(compiled),
+        'firstStepMs': first_steps[0] if first_steps else None,
         'stepMs': [s['total'] for s in steps],
         'phasesMs': steps,
         'lastLoss': loss_value,

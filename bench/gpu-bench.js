@@ -25,6 +25,7 @@ const MODES = [
   { name: 'fp32', precision: 'fp32', channelsLast: false },
   { name: 'bf16', precision: 'bf16', channelsLast: false },
   { name: 'bf16 + channels_last', precision: 'bf16', channelsLast: true },
+  { name: 'bf16 teacher, fp32 student', precision: 'fp32', teacherPrecision: 'bf16', channelsLast: false },
 ];
 
 function median(xs) {
@@ -54,7 +55,7 @@ function main() {
   for (const config of configs) {
     for (const mode of MODES) {
       const cfg = { teacher: TEACHER, student: STUDENT, scale: SCALE, ...config, threads: 4, device: values.device,
-        precision: mode.precision, channelsLast: mode.channelsLast, cudnnBenchmark: true, ...steps };
+        precision: mode.precision, teacherPrecision: mode.teacherPrecision, channelsLast: mode.channelsLast, cudnnBenchmark: true, ...steps };
       const result = {};
       for (const impl of ['kds', 'pytorch']) {
         const r = runOne(impl, cfg);

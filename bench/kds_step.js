@@ -5,7 +5,7 @@
 // while training, and peak resident memory (VmHWM).
 // Usage: node bench/kds_step.js '{"teacher": [16, 64], "student": [4, 16], "batch": 4, "patch": 24, ...}'
 // GPU options (bench/gpu-bench.js): "device": "cuda", "precision": "bf16", "channelsLast": true,
-// "cudnnBenchmark": true. The batches stay host tensors: every step copies them to the device, as training
+// "cudnnBenchmark": true; "teacherPrecision": "bf16" (setTeacherPrecision; CPUs with AVX512-BF16/AMX, GPUs). The batches stay host tensors: every step copies them to the device, as training
 // from a data loader does.
 const fs = require('node:fs');
 const { monitorEventLoopDelay, performance } = require('node:perf_hooks');
@@ -53,13 +53,19 @@ async function main() {
   kds.setStudent(models.edsr({ scale: cfg.scale, nResblocks: sBlocks, nFeats: sFeats }));
   kds.setLoss(lossOptions(cfg.sa));
   if (cfg.precision) kds.setPrecision(cfg.precision);
+  if (cfg.teacherPrecision) kds.setTeacherPrecision(cfg.teacherPrecision);
   if (cfg.channelsLast) kds.setMemoryFormat('channels_last');
   kds.setOptimizer({ lr: 1e-4, betas: [0.9, 0.999], eps: 1e-8 });
   const lr = randomImage([cfg.batch, 3, cfg.patch, cfg.patch], 1);
   const hr = randomImage([cfg.batch, 3, cfg.scale * cfg.patch, cfg.scale * cfg.patch], 2);
   const rssBeforeKB = memoryKB().current;
 
-  for (let i = 0; i < cfg.warmup; i++) await kds.train(lr, hr);
+  const firstSteps = [];
+  for (let i = 0; i < cfg.warmup; i++) {
+    const start = performance.now();
+    await kds.train(lr, hr);
+    firstSteps.push(performance.now() - start);
+  }
 
   // Event-loop delay is sampled only while the measured steps run.
   const loopDelay = monitorEventLoopDelay({ resolution: 1 });
@@ -87,6 +93,7 @@ async function main() {
     impl: 'kds',
     torchVersion: info().torchVersion,
     threads: getNumThreads(),
+    firstStepMs: firstSteps[0] ?? null,
     stepMs,
     phasesMs,
     lastLoss,

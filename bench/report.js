@@ -37,6 +37,8 @@ function summarize(runs) {
     peakMB: median(ok.map((r) => r.peakRssKB / 1024)),
     rssBeforeMB: median(ok.map((r) => r.rssBeforeKB / 1024)),
     phasesMs: phases,
+    // In process order: with torch.compile the first process compiles from an empty cache (bench/run.js).
+    firstStepMs: ok.map((r) => r.firstStepMs).filter((v) => typeof v === 'number'),
     eventLoopDelayMs: loops.length
       ? { p50: median(loops.map((l) => l.p50)), p99: Math.max(...loops.map((l) => l.p99)), max: Math.max(...loops.map((l) => l.max)) }
       : undefined,
@@ -56,6 +58,37 @@ function whyMissing(result, variant, s) {
   if (s && s.errors && s.errors.length) return `failed: ${s.errors[0].slice(0, 80)}`;
   if (variant.sa === 'plain' && result.skippedPlain) return 'not run (memory)';
   return 'n/a';
+}
+
+// kds against PyTorch with torch.compile: steady-state steps side by side, and the first step of each
+// (PyTorch's compiles: from an empty inductor cache in the first process, from the cache in later ones).
+function renderCompiledTable(out, results, variants, byName) {
+  const seconds = (v) => (v / 1000).toFixed(1);
+  out.push('');
+  out.push('#### Step time and peak memory, kds / PyTorch with torch.compile');
+  out.push('');
+  out.push('PyTorch compiled: `torch.compile` (inductor, default mode) of the teacher forward and of the student forward with the losses ' +
+    '(its backward compiled by AOTAutograd); zero_grad and Adam eager. First step: the warm-up step, which compiles ' +
+    '(cold: first process, empty cache; cached: later processes, median), against kds\'s first step.');
+  out.push('');
+  out.push('| student | batch | LR patch | kds variant | kds ms | compiled PyTorch ms | time ratio | kds peak MB | compiled peak MB | memory ratio | first step s: kds / compiled cold / cached |');
+  out.push('|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const c = r.config;
+    for (const v of variants.filter((x) => x.impl === 'kds' && x.compiledReference)) {
+      const k = r.variants[v.name];
+      const p = r.variants[v.compiledReference];
+      const kOk = k && k.processes;
+      const pOk = p && p.processes;
+      const first = pOk && p.firstStepMs.length
+        ? `${kOk ? seconds(median(k.firstStepMs)) : '–'} / ${seconds(p.firstStepMs[0])} / ${p.firstStepMs.length > 1 ? seconds(median(p.firstStepMs.slice(1))) : '–'}`
+        : '–';
+      out.push(`| r${c.student[0]}f${c.student[1]} | ${c.batch} | ${c.patch} | ${v.name.replace('kds ', '')} | ` +
+        `${kOk ? timeCell(k) : whyMissing(r, v, k)} | ${pOk ? timeCell(p) : whyMissing(r, byName[v.compiledReference], p)} | ` +
+        `${kOk && pOk ? (k.stepMs.median / p.stepMs.median).toFixed(2) : '–'} | ${kOk ? mb(k.peakMB) : '–'} | ${pOk ? mb(p.peakMB) : '–'} | ` +
+        `${kOk && pOk ? (k.peakMB / p.peakMB).toFixed(2) : '–'} | ${first} |`);
+    }
+  }
 }
 
 function renderReport(report) {
@@ -90,6 +123,7 @@ function renderReport(report) {
         `${kOk && pOk ? (k.peakMB / p.peakMB).toFixed(2) : '–'} |`);
     }
   }
+  if (variants.some((v) => v.compile)) renderCompiledTable(out, results, variants, byName);
   out.push('');
   out.push('#### Time outside LibTorch and event-loop delay (kds)');
   out.push('');

@@ -8,7 +8,13 @@
 //   npm run bench -- --quick      a small subset, a few minutes
 //   options: --threads N (default 2), --reps N, --filter TEXT (run configurations whose label contains it),
 //            --max-plain-gb X (skip full-affinity variants estimated to need more; default 60% of MemAvailable),
-//            --omp-wait-policy active|passive (sets OMP_WAIT_POLICY for both sides; default: left as it is)
+//            --omp-wait-policy active|passive (sets OMP_WAIT_POLICY for both sides; default: left as it is),
+//            --no-compile (leave out the torch.compile variants: each process compiles for a minute or more)
+//
+// torch.compile's inductor caches compiled graphs on disk: this run gives it a fresh cache folder
+// (bench/results/inductor-<date>), so the first process of a configuration compiles from nothing (its
+// first step is reported as the cold compile time) and later repetitions reuse the cache, as a user's
+// second run would.
 //
 // Run it on a quiet machine: with its default active spin-waiting, PyTorch's OpenMP threads slow down
 // several-fold when other processes compete for the cores, which would flatter kds.
@@ -27,13 +33,16 @@ const TEACHER = [16, 64]; // EDSR r16f64 (the EDSR baseline as teacher): FAKD's 
 const SCALE = 2;
 const FEATURE_TAPS = 4; // head and three block groups: the SA loss is taken at every tap
 
-// kds variants and the PyTorch run each is compared with.
+// kds variants and the PyTorch runs each is compared with: eager (`reference`) and torch.compile
+// (`compiledReference`: inductor on the teacher forward and the student forward with the losses).
 const VARIANTS = [
-  { name: 'kds SA fused', impl: 'kds', sa: 'fused', reference: 'pytorch SA' },
+  { name: 'kds SA fused', impl: 'kds', sa: 'fused', reference: 'pytorch SA', compiledReference: 'pytorch SA compiled' },
   { name: 'pytorch SA', impl: 'pytorch', sa: 'plain' },
-  { name: 'kds SA plain', impl: 'kds', sa: 'plain', reference: 'pytorch SA' },
+  { name: 'pytorch SA compiled', impl: 'pytorch', sa: 'plain', compile: true },
+  { name: 'kds SA plain', impl: 'kds', sa: 'plain', reference: 'pytorch SA', compiledReference: 'pytorch SA compiled' },
   { name: 'pytorch SA off', impl: 'pytorch', sa: 'off' },
-  { name: 'kds SA off', impl: 'kds', sa: 'off', reference: 'pytorch SA off' },
+  { name: 'pytorch SA off compiled', impl: 'pytorch', sa: 'off', compile: true },
+  { name: 'kds SA off', impl: 'kds', sa: 'off', reference: 'pytorch SA off', compiledReference: 'pytorch SA off compiled' },
 ];
 
 // The FAKD shape (students r4f16..r8f32, batch 4 and 16, LR patch 24/48/96, x2). Patch 96 runs at batch 4
@@ -56,6 +65,7 @@ function options() {
       filter: { type: 'string' },
       'max-plain-gb': { type: 'string' },
       'omp-wait-policy': { type: 'string' },
+      'no-compile': { type: 'boolean', default: false },
     },
   });
   const threads = Number(values.threads);
@@ -69,6 +79,7 @@ function options() {
     throw new Error(`--omp-wait-policy must be 'active' or 'passive', got ${waitPolicy}`);
   return {
     quick: values.quick,
+    compile: !values['no-compile'],
     ompWaitPolicy: waitPolicy,
     threads,
     reps,
@@ -97,7 +108,7 @@ function plainAffinityGB(config) {
 }
 
 function runOne(variant, config, opts) {
-  const cfg = { teacher: TEACHER, student: config.student, scale: SCALE, batch: config.batch, patch: config.patch, sa: variant.sa, threads: opts.threads, ...opts.steps };
+  const cfg = { teacher: TEACHER, student: config.student, scale: SCALE, batch: config.batch, patch: config.patch, sa: variant.sa, threads: opts.threads, compile: variant.compile, ...opts.steps };
   const env = { ...process.env };
   if (opts.ompWaitPolicy) env.OMP_WAIT_POLICY = opts.ompWaitPolicy.toUpperCase();
   const [command, args] =
@@ -110,6 +121,7 @@ function runOne(variant, config, opts) {
     // Python sources, which costs tens of seconds a start (the step timings are unaffected).
     delete env.PYTHONDONTWRITEBYTECODE;
     env.PYTHONPYCACHEPREFIX = path.join(__dirname, 'results', '.pycache');
+    env.TORCHINDUCTOR_CACHE_DIR = opts.inductorCache;
   }
   const started = Date.now();
   const child = spawnSync(command, args, { cwd: ROOT, env, encoding: 'utf8', maxBuffer: 64 * 2 ** 20 });
@@ -141,6 +153,8 @@ function main() {
   const opts = options();
   const grid = (opts.quick ? QUICK_GRID : GRID).filter((c) => !opts.filter || label(c).includes(opts.filter));
   const info = machine(opts);
+  const variants = VARIANTS.filter((v) => opts.compile || !v.compile);
+  opts.inductorCache = path.join(__dirname, 'results', `inductor-${info.date.replace(/[:.]/g, '-')}`);
   if (info.loadAverageAtStart[0] > 0.5)
     console.error(`bench: warning: load average ${info.loadAverageAtStart[0]}: other processes compete for the cores (see the note at the top of bench/run.js)`);
   console.error(`bench: ${grid.length} configurations x ${opts.reps} repetitions, ${opts.threads} threads, load ${info.loadAverageAtStart.join(' ')}`);
@@ -148,10 +162,10 @@ function main() {
   const results = [];
   for (const config of grid) {
     const skipPlain = plainAffinityGB(config) > opts.maxPlainGB;
-    const runs = Object.fromEntries(VARIANTS.map((v) => [v.name, []]));
+    const runs = Object.fromEntries(variants.map((v) => [v.name, []]));
     for (let rep = 0; rep < opts.reps; rep++) {
       // Alternate kds and PyTorch; reverse the order every other repetition so drift affects both alike.
-      const order = rep % 2 === 0 ? VARIANTS : [...VARIANTS].reverse();
+      const order = rep % 2 === 0 ? variants : [...variants].reverse();
       for (const variant of order) {
         if (skipPlain && variant.sa === 'plain') continue;
         const r = runOne(variant, config, opts);
@@ -163,7 +177,7 @@ function main() {
     const skipped = skipPlain
       ? `full affinity matrices need at least ${plainAffinityGB(config).toFixed(1)} GB (limit ${opts.maxPlainGB.toFixed(1)} GB)`
       : undefined;
-    results.push({ config, label: label(config), skippedPlain: skipped, variants: Object.fromEntries(VARIANTS.map((v) => [v.name, summarize(runs[v.name])])), runs });
+    results.push({ config, label: label(config), skippedPlain: skipped, variants: Object.fromEntries(variants.map((v) => [v.name, summarize(runs[v.name])])), runs });
   }
   info.loadAverageAtEnd = os.loadavg().map((x) => +x.toFixed(2));
   info.wallMinutes = +((Date.now() - started) / 60000).toFixed(1);
@@ -172,7 +186,8 @@ function main() {
   const allRuns = results.flatMap((r) => Object.values(r.runs).flat()).filter((x) => !x.error);
   for (const impl of ['kds', 'pytorch'])
     info[`${impl}TorchVersion`] = [...new Set(allRuns.filter((x) => x.impl === impl).map((x) => x.torchVersion))].join(', ');
-  const report = { machine: info, options: opts, teacher: TEACHER, scale: SCALE, variants: VARIANTS, results };
+  fs.rmSync(opts.inductorCache, { recursive: true, force: true });
+  const report = { machine: info, options: opts, teacher: TEACHER, scale: SCALE, variants, results };
   const markdown = renderReport(report);
   const dir = path.join(__dirname, 'results');
   fs.mkdirSync(dir, { recursive: true });

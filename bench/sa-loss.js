@@ -45,6 +45,55 @@ function median(xs) {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
+// The matrix products of kds's fused loss at a setting, tiled as native/losses/affinity_fused.cc tiles them
+// on the CPU (chooseAffinityTiles, upperTriangleJobs): per row block I, the diagonal tile and the tiles to
+// its right; each computes D = a_I z_J (k = Cs + Ct) and, for the gradient, s_J sign(D)^T and, off the
+// diagonal, s_I sign(D). Returns the distinct [m, k, n] shapes with how often each runs per call.
+function fusedGemms({ batch, cs, ct, size }) {
+  const n = size * size;
+  const roundUp = (v, m) => Math.ceil(v / m) * m;
+  const balanced = (pixels, max) => Math.min(pixels, roundUp(Math.ceil(pixels / Math.ceil(pixels / max)), 16));
+  const rows = balanced(n, 256);
+  const cols = balanced(n, Math.max(rows, 2048));
+  const counts = new Map();
+  const add = (m, k, nn) => {
+    const key = `${m},${k},${nn}`;
+    counts.set(key, (counts.get(key) ?? 0) + batch);
+  };
+  for (let i0 = 0; i0 < n; i0 += rows) {
+    const I = Math.min(rows, n - i0);
+    add(I, cs + ct, I);
+    add(cs, I, I);
+    for (let j0 = i0 + I; j0 < n; j0 += cols) {
+      const J = Math.min(cols, n - j0);
+      add(I, cs + ct, J);
+      add(cs, J, I);
+      add(cs, I, J);
+    }
+  }
+  return [...counts].map(([key, count]) => ({ shape: key.split(',').map(Number), count }));
+}
+
+// How close the fused loss comes to its matrix products: their FLOP count over this machine's measured
+// single-thread GEMM rate at the same shapes, times the threads (each thread runs its own tiles).
+function gemmBound(setting, threads) {
+  const gemms = fusedGemms(setting);
+  const p = spawnSync('python3', [path.join(__dirname, 'sa_loss_plain.py'), '--gemm-rate', JSON.stringify({ shapes: gemms.map((g) => g.shape), seconds: 1 })], {
+    env: { ...pythonEnv(), OMP_NUM_THREADS: '1' },
+    encoding: 'utf8',
+  });
+  if (p.status !== 0) throw new Error(`measuring the GEMM rate failed: ${p.stderr}`);
+  const { rates } = JSON.parse(p.stdout.trim().split('\n').pop());
+  let flops = 0;
+  let seconds = 0;
+  gemms.forEach((g, i) => {
+    const f = 2 * g.shape[0] * g.shape[1] * g.shape[2] * g.count;
+    flops += f;
+    seconds += f / (rates[i].gflops * 1e9 * threads);
+  });
+  return { gflop: flops / 1e9, boundSeconds: seconds, rates };
+}
+
 // --- one measurement, in this (fresh) process ----------------------------------------------------------
 async function child(job) {
   const kds = require(path.join(ROOT, 'dist', 'index.js'));
@@ -152,7 +201,7 @@ function main() {
       } else {
         result = run(kind, s, impl, threads, reps, extraEnv, inputs);
       }
-      const row = { setting: label, who, threads, reps, ...result };
+      const row = { setting: label, config: s, who, threads, reps, ...result };
       rows.push(row);
       console.log(JSON.stringify(row));
     }
@@ -173,6 +222,17 @@ function main() {
       `| ${r.setting} | ${r.who} | ${r.threads} | ${r.seconds.toFixed(3)} (${r.reps}) | ${r.cpuSeconds.toFixed(3)} | ${mb(r.firstHwm)} | ${mb(r.hwm)} | ` +
         `${mb(r.firstHwm - r.baseline)} | ${ratio} | ${memRatio} | ${r.loss.toPrecision(7)} |`,
     );
+  }
+  const fusedRows = rows.filter((r) => r.who.startsWith('kds fused') && r.seconds && !r.who.includes('MALLOC'));
+  if (fusedRows.length) {
+    console.log('\n| setting | threads | GFLOP of GEMMs | median s | achieved GFLOP/s | GEMM-rate bound s | x bound | single-thread GEMM GFLOP/s at the tile shapes |');
+    console.log('|---|---|---|---|---|---|---|---|');
+    for (const r of fusedRows) {
+      const b = gemmBound(r.config, r.threads);
+      const rates = b.rates.map((x) => `${x.shape.join('x')}: ${x.gflops.toFixed(1)}`).join(', ');
+      console.log(`| ${r.setting} | ${r.threads} | ${b.gflop.toFixed(1)} | ${r.seconds.toFixed(3)} | ${(b.gflop / r.seconds).toFixed(1)} | ` +
+        `${b.boundSeconds.toFixed(3)} | ${(r.seconds / b.boundSeconds).toFixed(2)} | ${rates} |`);
+    }
   }
   console.log(`\nload average at the end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}; torch (Node) ${rows.find((r) => r.torch && r.who.startsWith('kds'))?.torch ?? '?'}, torch (Python) ${rows.find((r) => r.torch && r.who.startsWith('plain,'))?.torch ?? '?'}`);
 }

@@ -6,6 +6,9 @@ Prints one JSON line: median wall and CPU seconds (after one warm-up call), VmHW
 after all of them, and the RSS before the first call.
        python3 sa_loss_plain.py --make-inputs '{"batch":16,"cs":64,"ct":256,"size":48,"inputs":DIR}'
 writes DIR/student.f32 and DIR/teacher.f32 (uniform in [-1, 1), row-major), which both sides then read.
+       python3 sa_loss_plain.py --gemm-rate '{"shapes": [[256, 320, 1152], ...], "seconds": 1}'
+prints this machine's single-thread float32 GEMM rate (GFLOP/s, median of 5 timed runs of about
+`seconds` / 5 each) for every m x k by k x n product: the rate a fused-loss tile's GEMMs can reach.
 """
 import json
 import os
@@ -38,9 +41,33 @@ def read_input(job, name, channels):
     return torch.from_file(path, size=job['batch'] * channels * job['size'] ** 2).view(job['batch'], channels, job['size'], job['size'])
 
 
+def gemm_rate(job):
+    torch.set_num_threads(1)  # the fused loss runs one single-threaded GEMM per tile on every thread
+    rates = []
+    for m, k, n in job['shapes']:
+        a, b, c = torch.rand(m, k) - 0.5, torch.rand(k, n) - 0.5, torch.empty(m, n)
+        torch.mm(a, b, out=c)
+        start = time.perf_counter()
+        calls = 1
+        while time.perf_counter() - start < 0.05:
+            torch.mm(a, b, out=c)
+            calls += 1
+        per_run = max(1, int(calls * job['seconds'] / 5 / 0.05))
+        samples = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            for _ in range(per_run):
+                torch.mm(a, b, out=c)
+            samples.append(2 * m * k * n * per_run / (time.perf_counter() - t0) / 1e9)
+        rates.append({'shape': [m, k, n], 'gflops': statistics.median(samples)})
+    print(json.dumps({'rates': rates, 'torch': torch.__version__}))
+
+
 def main():
     if sys.argv[1] == '--make-inputs':
         return make_inputs(json.loads(sys.argv[2]))
+    if sys.argv[1] == '--gemm-rate':
+        return gemm_rate(json.loads(sys.argv[2]))
     job = json.loads(sys.argv[1])
     torch.set_num_threads(job['threads'])
     student = read_input(job, 'student', job['cs']).requires_grad_(True)

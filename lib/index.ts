@@ -1,5 +1,5 @@
 export { KDS } from './kds';
-export type { LossOptions, SAOptions, FeatureTermSpec, OptimizerOptions, StepLosses, StepTimings, Precision, PrecisionOptions, MemoryFormat } from './kds';
+export type { LossOptions, SAOptions, FeatureTermSpec, OptimizerOptions, StepLosses, StepTimings, Precision, PrecisionOptions, TeacherPrecision, MemoryFormat } from './kds';
 export { Model, models, loadTorchScript } from './models';
 export type { EdsrOptions, RcanOptions, SanOptions, StudentOptions, ModelSpec, ModelSummary, ForwardOutput } from './models';
 export { Tensor } from './tensor';

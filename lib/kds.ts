@@ -5,14 +5,14 @@ import { Model } from './models';
 import { native, NativeSession } from './native';
 import {
   LossOptions, lossOptions, MemoryFormat, memoryFormat, OptimizerOptions, optimizerOptions, Precision, PrecisionOptions,
-  precisionOptions, SESSION_DEFAULTS,
+  precisionOptions, SESSION_DEFAULTS, TeacherPrecision, teacherPrecision,
 } from './session-options';
 import { imageArg, TensorLike } from './tensor';
 import { fit, FitOptions, FitResult } from './train/fit';
 import { describe, invalidParameterError, nonEmptyString, numberInRange } from './validate';
 
 export type { StepLosses, StepTimings } from './addon-types';
-export type { FeatureTermSpec, LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions } from './session-options';
+export type { FeatureTermSpec, LossOptions, MemoryFormat, OptimizerOptions, Precision, PrecisionOptions, SAOptions, TeacherPrecision } from './session-options';
 
 /**
  * Knowledge distillation for super-resolution, with the seed library's method names:
@@ -30,6 +30,7 @@ export class KDS {
   #teacher: Model | undefined;
   #student: Model | undefined;
   #precision: Precision = 'fp32';
+  #teacherPrecision: TeacherPrecision = SESSION_DEFAULTS.teacherPrecision;
   #memoryFormat: MemoryFormat = 'contiguous';
   #localRank = 0;
   #ema = 0;
@@ -41,6 +42,7 @@ export class KDS {
       this.#session.setLoss(SESSION_DEFAULTS.loss);
       this.#session.setOptimizer(SESSION_DEFAULTS.optimizer);
       this.#session.setPrecision(SESSION_DEFAULTS.precision);
+      this.#session.setTeacherPrecision(SESSION_DEFAULTS.teacherPrecision);
     });
   }
 
@@ -108,6 +110,25 @@ export class KDS {
 
   get precision(): Precision {
     return this.#precision;
+  }
+
+  /**
+   * The teacher forward's own arithmetic. The teacher needs no gradients, so it can run in 'bf16' (or
+   * 'fp16') while the student trains in fp32: its output and features reach the loss as float32 copies.
+   * 'step' (default) follows {@link setPrecision}. A reduced precision is for speed, so it needs hardware
+   * arithmetic: E_DEVICE on a CPU without AVX512-BF16/AMX-BF16 (AVX512-FP16/AMX-FP16 for 'fp16') and for
+   * 'bf16' on GPUs older than compute capability 8.0, naming what is missing; setDevice checks it again.
+   */
+  setTeacherPrecision(precision: TeacherPrecision): this {
+    this.#checkIdle('setTeacherPrecision');
+    const checked = teacherPrecision(precision);
+    callNative(() => this.#session.setTeacherPrecision(checked));
+    this.#teacherPrecision = checked;
+    return this;
+  }
+
+  get teacherPrecision(): TeacherPrecision {
+    return this.#teacherPrecision;
   }
 
   /**

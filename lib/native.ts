@@ -66,6 +66,7 @@ export interface NativeSession {
   setLoss(options: NativeLossOptions): void;
   setOptimizer(options: NativeAdamOptions): void;
   setPrecision(options: NativePrecisionOptions): void;
+  setTeacherPrecision(precision: string): void;
   setChannelsLast(on: boolean): void;
   /** decay in [0, 1); 0 turns the weight average off. */
   setEma(decay: number): void;

@@ -89,6 +89,12 @@ export interface PrecisionOptions {
   growthInterval?: number;
 }
 
+/**
+ * The teacher forward's arithmetic: 'step' (default) follows {@link Precision}, set by setPrecision; 'fp32',
+ * 'bf16' or 'fp16' set it for the teacher alone (the student keeps the step's precision).
+ */
+export type TeacherPrecision = 'step' | Precision;
+
 /** Layout of teacher, student and batches: 'contiguous' (NCHW, default) or 'channels_last' (NHWC strides). */
 export type MemoryFormat = 'contiguous' | 'channels_last';
 
@@ -209,13 +215,18 @@ export function precisionOptions(precision: unknown, options: unknown): NativePr
   };
 }
 
+export function teacherPrecision(precision: unknown): TeacherPrecision {
+  return oneOf(precision, 'teacher precision', ['step', 'fp32', 'bf16', 'fp16']);
+}
+
 export function memoryFormat(format: unknown): MemoryFormat {
   return oneOf(format, 'memory format', ['contiguous', 'channels_last']);
 }
 
-/** What a new session starts with (KDS's constructor sends all three: the addon has no defaults). */
+/** What a new session starts with (KDS's constructor sends them all: the addon has no defaults). */
 export const SESSION_DEFAULTS = {
   loss: lossOptions({}),
   optimizer: optimizerOptions({}),
   precision: precisionOptions('fp32', {}),
+  teacherPrecision: teacherPrecision('step'),
 } as const;

@@ -104,6 +104,20 @@ test('distill uses the teacher, resumes, and its crops have four panels', async 
   assert.deepEqual(log.filter((x) => x.type === 'step').map((x) => x.step), [1, 2, 3, 4, 5, 6]);
 });
 
+test('--teacher-precision: fp32 trains; bf16 trains where the CPU has AVX512-BF16/AMX-BF16, else exit 1 with E_DEVICE naming the missing instructions', () => {
+  const teacher = path.join(work, 'run-train', 'student.pt');
+  const base = ['distill', '--teacher', teacher, '--train', trainDir, ...tiny, '--no-report'];
+  const fp32 = kds(...base, '--out', path.join(work, 'run-teacher-fp32'), '--precision', 'bf16', '--teacher-precision', 'fp32');
+  assert.equal(fp32.code, 0, fp32.stderr);
+  const flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
+  const bf16 = kds(...base, '--out', path.join(work, 'run-teacher-bf16'), '--teacher-precision', 'bf16');
+  if (flags.includes('avx512_bf16') || flags.includes('amx_bf16')) assert.equal(bf16.code, 0, bf16.stderr);
+  else {
+    assert.equal(bf16.code, 1, bf16.stderr);
+    assert.match(bf16.stderr.split('\n')[0], /^kds distill: error \[E_DEVICE\]: a 'bf16' teacher on cpu needs a CPU with AVX512-BF16 or AMX-BF16 instructions/);
+  }
+});
+
 test('a config file with paths relative to it, overridden by flags', () => {
   const dir = path.join(work, 'cfg');
   fs.mkdirSync(dir, { recursive: true });
@@ -219,6 +233,8 @@ test('bad flags and configs: one line saying what is wrong, the usage, exit code
     [['train', '--train', trainDir, '--scale', '5'], /^kds train: data.scale must be one of 2, 3, 4, 8, got number 5$/, 'usage: kds train'],
     [['train', '--config', config('{ "steps": 3,')], /^kds train: the config '.*' is not valid JSON/, 'usage: kds train'],
     [['train', '--config', config({ data: { train: trainDir }, schedule: { type: 'multistep', milestones: [5, 2] } })], /^kds train: schedule.milestones must increase/, 'usage: kds train'],
+    [['distill', '--teacher', 't.pt', '--train', trainDir, '--teacher-precision', 'int8'], /^kds distill: teacherPrecision must be 'step', 'fp32', 'bf16' or 'fp16', got the string 'int8'$/, 'usage: kds distill'],
+    [['train', '--train', trainDir, '--teacher-precision', 'bf16'], /^kds train: unknown option '--teacher-precision'$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--precision', 'fp64'], /^kds train: precision must be 'fp32', 'bf16' or 'fp16', got the string 'fp64'$/, 'usage: kds train'],
     [['train', '--train', trainDir, '--student', 'resnet50'], /^kds train: student.arch: unknown architecture 'resnet50'/, 'usage: kds train'],
     [['upscale', '--model', 'm.pt', 'in.png'], /^kds upscale: upscale needs an input image and an output .png/, 'usage: kds upscale'],
@@ -260,7 +276,7 @@ const runCommands = ['distill', 'train'];
 /** The flags distill/train need to build a run at all. */
 const needed = (command) => new Map([['train', 'photos/train'], ...(command === 'distill' ? [['teacher', 'teacher.pt']] : [])]);
 /** A value of the flag's type that passes its check and differs from its default. */
-const STRING_SAMPLES = { features: '10*SA+1*AT', 'teacher-arch': 'rcan-g1b1f16', student: 'san-g1b1f16', schedule: 'cosine', device: 'cuda:1', precision: 'bf16', progress: 'lines' };
+const STRING_SAMPLES = { features: '10*SA+1*AT', 'teacher-arch': 'rcan-g1b1f16', student: 'san-g1b1f16', schedule: 'cosine', device: 'cuda:1', precision: 'bf16', 'teacher-precision': 'fp32', progress: 'lines' };
 function sample(flag) {
   switch (flag.type) {
     case 'int': return 4;

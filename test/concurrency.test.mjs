@@ -46,6 +46,7 @@ test('setters while a step is in flight throw E_STATE and change nothing', async
     setLoss: () => kds.setLoss({ SA: false }),
     setOptimizer: () => kds.setOptimizer({ lr: 1 }),
     setPrecision: () => kds.setPrecision('bf16'),
+    setTeacherPrecision: () => kds.setTeacherPrecision('fp32'),
     setMemoryFormat: () => kds.setMemoryFormat('channels_last'),
   };
   for (const [name, call] of Object.entries(setters))
@@ -54,6 +55,7 @@ test('setters while a step is in flight throw E_STATE and change nothing', async
   assert.equal(kds.teacher, teacher);
   assert.equal(kds.student, student);
   assert.equal(kds.precision, 'fp32');
+  assert.equal(kds.teacherPrecision, 'step');
   assert.equal(kds.memoryFormat, 'contiguous');
   kds.setLoss({ SA: false }); // idle again: setters work
   await kds.train(batches[1].lr, batches[1].hr);

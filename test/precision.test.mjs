@@ -3,6 +3,7 @@
 // PyTorch (fixtures/make_precision_case.py): torch.autocast("cpu") with the loss in float32, and
 // torch.amp.GradScaler for fp16.
 import assert from 'node:assert/strict';
+import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { KDS, info, loadTorchScript, models, readLog, seededBlocks, setCudnnBenchmark, setNumThreads } from '../dist/index.js';
@@ -24,6 +25,10 @@ const SCALER_PY = { init_scale: 2 ** 40, backoff_factor: 2 ** -10, growth_interv
 const LOSS_RTOL = 1e-5;
 const BF16_VS_FP32_RTOL = 1e-2; // the state tolerance: bf16 keeps 8 bits of mantissa
 const LAYOUT_RTOL = 1e-5;
+
+// What setTeacherPrecision('bf16') needs on a CPU (lib/kds.ts); the flags as Linux names them.
+const cpuFlags = new Set((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+const CPU_BF16 = cpuFlags.has('avx512_bf16') || cpuFlags.has('amx_bf16');
 
 describe('mixed precision and channels-last on the CPU match PyTorch', () => {
   let dir;
@@ -99,6 +104,33 @@ describe('mixed precision and channels-last on the CPU match PyTorch', () => {
     assert.ok(vsFp32 > 0, 'bf16 gave exactly the fp32 losses: autocast did not run');
     assert.ok(vsFp32 < BF16_VS_FP32_RTOL, `bf16 strays from fp32 by ${vsFp32}`);
     assert.deepEqual(r.stepCounts, [1, 2, 3, 4, 5, 6]);
+  });
+
+  it("setTeacherPrecision('fp32') under a bf16 step: an fp32 teacher and a bf16 student, as PyTorch with two autocast scopes", async (t) => {
+    const r = await train('bf16_teacher_fp32', (kds) => kds.setPrecision('bf16').setTeacherPrecision('fp32'));
+    assert.equal(r.kds.teacherPrecision, 'fp32');
+    assertLosses(t, 'bf16 student, fp32 teacher vs PyTorch', r.losses, fixture.runs.bf16_teacher_fp32.losses, LOSS_RTOL);
+    await assertWeightsMatch(t, 'bf16_teacher_fp32', r.student, 1e-4);
+    // The teacher's precision reached the step: the TS term differs from the all-bf16 run's.
+    const tsDiff = Math.max(...r.losses.map((l, i) => Math.abs(l.TS - fixture.runs.bf16.losses[i].TS)));
+    assert.ok(tsDiff > 0, 'the TS loss equals the all-bf16 one: the teacher still ran in bf16');
+  });
+
+  it(`setTeacherPrecision('bf16') with an fp32 student: ${CPU_BF16 ? 'matches PyTorch' : 'E_DEVICE on this CPU (no AVX512-BF16/AMX-BF16), nothing changed'}`, async (t) => {
+    if (CPU_BF16) {
+      const r = await train('fp32_teacher_bf16', (kds) => kds.setTeacherPrecision('bf16'));
+      assertLosses(t, 'bf16 teacher, fp32 student vs PyTorch', r.losses, fixture.runs.fp32_teacher_bf16.losses, LOSS_RTOL);
+      await assertWeightsMatch(t, 'fp32_teacher_bf16', r.student, 1e-4);
+      return;
+    }
+    const kds = new KDS();
+    await expectKDSError(() => kds.setTeacherPrecision('bf16'), 'E_DEVICE', /a 'bf16' teacher on cpu needs a CPU with AVX512-BF16 or AMX-BF16 instructions/);
+    await expectKDSError(() => kds.setTeacherPrecision('fp16'), 'E_DEVICE', /a 'fp16' teacher on cpu needs a CPU with AVX512-FP16 or AMX-FP16/);
+    assert.equal(kds.teacherPrecision, 'step');
+    // The session still trains, at the step's precision, exactly as before the refused call.
+    const r = await train('after_refused_teacher_bf16', (k) => assert.throws(() => k.setTeacherPrecision('bf16'), { code: 'E_DEVICE' }));
+    assertLosses(t, 'after a refused bf16 teacher vs PyTorch fp32', r.losses, fixture.runs.fp32.losses, LOSS_RTOL);
+    await kds.dispose();
   });
 
   it('fp16: dynamic loss scaling skips overflowing steps, backs off and grows as torch.amp.GradScaler', async (t) => {
@@ -223,9 +255,11 @@ describe('precision, memory format and cuDNN settings: validation and reporting'
     await expectKDSError(() => kds.setPrecision('fp16', { growthInterval: 1.5 }), 'E_ARG', /growthInterval must be a positive integer/);
     await expectKDSError(() => kds.setPrecision('fp16', { initScale: 0 }), 'E_ARG', /initScale must be a number > 0/);
     await expectKDSError(() => kds.setPrecision('fp16', { scale: 2 }), 'E_ARG', /precision options: unknown option 'scale'/);
+    await expectKDSError(() => kds.setTeacherPrecision('bfloat16'), 'E_ARG', /teacher precision must be 'step', 'fp32', 'bf16' or 'fp16', got the string 'bfloat16'/);
     await expectKDSError(() => kds.setMemoryFormat('nhwc'), 'E_ARG', /memory format must be 'contiguous' or 'channels_last', got the string 'nhwc'/);
     await expectKDSError(() => setCudnnBenchmark('yes'), 'E_ARG', /cudnnBenchmark must be a boolean/);
     assert.equal(kds.precision, 'fp32');
+    assert.equal(kds.teacherPrecision, 'step');
     assert.equal(kds.memoryFormat, 'contiguous');
     await kds.dispose();
   });

@@ -43,6 +43,7 @@ export interface RunConfig {
   threads?: number;
   device: string;
   precision: 'fp32' | 'bf16' | 'fp16';
+  teacherPrecision: 'step' | 'fp32' | 'bf16' | 'fp16';
   channelsLast: boolean;
   progress: 'auto' | 'bar' | 'lines' | 'none';
   report: boolean;
@@ -165,6 +166,7 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'threads', type: 'int', value: 'N', commands: RUN, key: 'threads', default: { shown: "KDS_NUM_THREADS, else LibTorch's choice" }, check: positiveInt, help: 'LibTorch threads' },
   { name: 'device', type: 'string', value: 'DEV', commands: RUN, key: 'device', default: 'cpu', check: device, help: "'cpu', 'cuda' or 'cuda:N'" },
   { name: 'precision', type: 'string', value: 'P', commands: RUN, key: 'precision', default: 'fp32', check: (v, n) => oneOf(v, n, ['fp32', 'bf16', 'fp16']), help: 'fp32, bf16 or fp16: autocast forward passes (fp16 with loss scaling)' },
+  { name: 'teacher-precision', type: 'string', value: 'P', commands: DISTILL, key: 'teacherPrecision', default: 'step', check: (v, n) => oneOf(v, n, ['step', 'fp32', 'bf16', 'fp16']), help: "the teacher forward's own precision: step (the --precision), fp32, bf16 or fp16 (bf16/fp16 need hardware support: AVX512-BF16/AMX or a GPU)" },
   { name: 'channels-last', type: 'boolean', commands: RUN, key: 'channelsLast', default: false, check: boolean, help: 'models and batches in channels-last layout (faster convolutions on NVIDIA GPUs)' },
   { name: 'progress', type: 'string', value: 'MODE', commands: RUN, key: 'progress', default: 'auto', check: (v, n) => oneOf(v, n, ['auto', 'bar', 'lines', 'none']), help: 'auto (a bar on a terminal, lines otherwise), bar, lines or none' },
   { name: 'report', type: 'boolean', commands: RUN, key: 'report', default: true, check: boolean, help: 'write report.md/.html with charts at the end' },

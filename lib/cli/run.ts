@@ -76,6 +76,7 @@ async function createSession(config: RunConfig, teacher: Model | undefined, stud
   kds.setStudent(student);
   kds.setLoss(config.loss);
   kds.setPrecision(config.precision);
+  if (teacher) kds.setTeacherPrecision(config.teacherPrecision);
   if (config.channelsLast) kds.setMemoryFormat('channels_last');
   // Started by --nproc or torchrun: join the other ranks (rank 0's student is broadcast at the first step).
   // On GPUs NCCL reduces the gradients on the device where the build has it; Gloo goes through the host.

@@ -102,6 +102,11 @@ class Session {
   // Throws E_DEVICE when the current device cannot autocast to it (and setDevice, for a device that
   // cannot autocast to the current precision). Resets fp16's loss scale.
   void setPrecision(const PrecisionOptions& options);
+  // The teacher forward's own precision: "step" (the default: setPrecision's), "fp32", "bf16" or "fp16".
+  // The teacher needs no gradients, so it can run in bf16 while the student trains in float32; its
+  // outputs and features reach the loss as float32. E_DEVICE when the device has no hardware arithmetic
+  // for it (setDevice too, for a device that lacks it), E_ARG when unknown.
+  void setTeacherPrecision(const std::string& precision);
   // true: teacher, student and input batches in channels-last layout (NHWC strides, same values), which
   // convolutions on NVIDIA tensor cores prefer. Converts the models' 4-D parameters in place.
   void setChannelsLast(bool on);

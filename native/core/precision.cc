@@ -1,6 +1,10 @@
 #include "core/precision.h"
 
 #include <ATen/autocast_mode.h>
+#include <ATen/cpu/Utils.h>
+#include <ATen/detail/CUDAHooksInterface.h>
+
+#include <initializer_list>
 
 #include "api/error.h"
 
@@ -18,6 +22,45 @@ std::optional<at::ScalarType> autocastDtype(const std::string& precision, c10::D
   if (!at::autocast::is_autocast_available(device))
     throw Error(ErrorCode::Device, "precision '" + precision + "' needs autocast, which LibTorch does not offer on " +
                                        c10::DeviceTypeName(device, /*lower_case=*/true) + "; use 'fp32'");
+  return dtype;
+}
+
+namespace {
+
+// Whether LibTorch's cpuinfo reports any of these CPU features (absent keys count as missing).
+bool cpuHasAny(std::initializer_list<const char*> features) {
+  const auto capabilities = at::cpu::get_cpu_capabilities();
+  for (const char* feature : features) {
+    auto it = capabilities.find(feature);
+    if (it != capabilities.end() && it->second.isBool() && it->second.toBool()) return true;
+  }
+  return false;
+}
+
+// E_DEVICE unless the device computes in `dtype` natively.
+void requireHardwareArithmetic(at::ScalarType dtype, const torch::Device& device, const std::string& precision) {
+  const std::string what = "a '" + precision + "' teacher on " + device.str();
+  if (device.is_cpu()) {
+    const bool bf16 = dtype == at::kBFloat16;
+    if (bf16 ? cpuHasAny({"avx512_bf16", "amx_bf16", "bf16"}) : cpuHasAny({"avx512_fp16", "amx_fp16", "fp16_arith"})) return;
+    throw Error(ErrorCode::Device, what + " needs a CPU with " + (bf16 ? "AVX512-BF16 or AMX-BF16" : "AVX512-FP16 or AMX-FP16") +
+                                       " instructions, and this one has neither (without them " + precision +
+                                       " is emulated and slower than fp32); use 'fp32' or a GPU");
+  }
+  if (device.is_cuda() && dtype == at::kBFloat16 && !at::detail::getCUDAHooks().supportsBFloat16ConvolutionWithCuDNNv8())
+    throw Error(ErrorCode::Device, what + " needs bf16 convolutions, which cuDNN offers on NVIDIA GPUs of compute capability 8.0 "
+                                          "(Ampere) or newer; use 'fp16' or 'fp32' on this GPU");
+}
+
+}  // namespace
+
+std::optional<at::ScalarType> teacherAutocastDtype(const std::string& precision, std::optional<at::ScalarType> stepDtype,
+                                                   const torch::Device& device) {
+  if (precision == "step") return stepDtype;
+  if (precision != "fp32" && precision != "bf16" && precision != "fp16")
+    throw Error(ErrorCode::Argument, "unknown teacher precision '" + precision + "': expected 'step', 'fp32', 'bf16' or 'fp16'");
+  auto dtype = autocastDtype(precision, device.type());
+  if (dtype) requireHardwareArithmetic(*dtype, device, precision);
   return dtype;
 }
 

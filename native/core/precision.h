@@ -16,6 +16,12 @@ namespace kds {
 // unknown and E_DEVICE when the device type cannot autocast to it.
 std::optional<at::ScalarType> autocastDtype(const std::string& precision, c10::DeviceType device);
 
+// The teacher's autocast dtype: the step's (`stepDtype`) for "step", else autocastDtype's. An explicit
+// "bf16" or "fp16" teacher is there for speed, and emulated reduced precision is slower than float32, so
+// it also needs the device to do that arithmetic in hardware: E_DEVICE names the missing feature.
+std::optional<at::ScalarType> teacherAutocastDtype(const std::string& precision, std::optional<at::ScalarType> stepDtype,
+                                                   const torch::Device& device);
+
 // Autocast for one device type while alive (nothing when dtype is empty); restores the previous state and
 // clears autocast's cache of casted weights on exit, so the next step never sees stale weight copies.
 class AutocastScope {

@@ -16,6 +16,7 @@ Napi::Function SessionWrap::define(Napi::Env env) {
                       InstanceMethod<&SessionWrap::setStudent>("setStudent"), InstanceMethod<&SessionWrap::setLoss>("setLoss"),
                       InstanceMethod<&SessionWrap::setOptimizer>("setOptimizer"), InstanceMethod<&SessionWrap::train>("train"),
                       InstanceMethod<&SessionWrap::setPrecision>("setPrecision"),
+                      InstanceMethod<&SessionWrap::setTeacherPrecision>("setTeacherPrecision"),
                       InstanceMethod<&SessionWrap::setChannelsLast>("setChannelsLast"),
                       InstanceMethod<&SessionWrap::setEma>("setEma"),
                       InstanceMethod<&SessionWrap::swapAveragedWeights>("swapAveragedWeights"),
@@ -117,6 +118,14 @@ Napi::Value SessionWrap::setPrecision(const Napi::CallbackInfo& info) {
   options.backoffFactor = numberOption(o, "backoffFactor");
   options.growthInterval = static_cast<int64_t>(numberOption(o, "growthInterval"));
   guarded(env, [&] { s.setPrecision(options); });
+  return env.Undefined();
+}
+
+Napi::Value SessionWrap::setTeacherPrecision(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto& s = session(env, "setTeacherPrecision");
+  auto precision = stringArg(info, 0, "teacher precision");
+  guarded(env, [&] { s.setTeacherPrecision(precision); });
   return env.Undefined();
 }
 

@@ -26,6 +26,7 @@ class SessionWrap : public Napi::ObjectWrap<SessionWrap> {
   Napi::Value setLoss(const Napi::CallbackInfo& info);
   Napi::Value setOptimizer(const Napi::CallbackInfo& info);
   Napi::Value setPrecision(const Napi::CallbackInfo& info);
+  Napi::Value setTeacherPrecision(const Napi::CallbackInfo& info);
   Napi::Value setChannelsLast(const Napi::CallbackInfo& info);
   Napi::Value setEma(const Napi::CallbackInfo& info);
   Napi::Value swapAveragedWeights(const Napi::CallbackInfo& info);

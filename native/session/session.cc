@@ -70,11 +70,13 @@ Session::~Session() = default;
 void Session::setDevice(const std::string& name) {
   auto device = parseDevice(name);
   auto autocast = autocastDtype(impl_->precision.precision, device.type());  // E_DEVICE before any change
+  auto teacherAutocast = teacherAutocastDtype(impl_->teacherPrecision, autocast, device);
   if (impl_->optimizer && impl_->steps > 0 && device != impl_->device)
     throw Error(ErrorCode::State, "setDevice('" + name + "') after training started: the optimiser state lives on " +
                                       impl_->device.str() + "; choose the device before the first train() call");
   impl_->device = device;
   impl_->autocast = autocast;
+  impl_->teacherAutocast = teacherAutocast;
   impl_->scaler.moveTo(device);
   if (impl_->teacher) asTorchModel(*impl_->teacher).moveTo(device);
   if (impl_->student) asTorchModel(*impl_->student).moveTo(device);
@@ -126,12 +128,19 @@ void Session::setOptimizer(const AdamOptions& options) {
 
 void Session::setPrecision(const PrecisionOptions& options) {
   auto autocast = autocastDtype(options.precision, impl_->device.type());
+  auto teacherAutocast = teacherAutocastDtype(impl_->teacherPrecision, autocast, impl_->device);
   impl_->precision = options;
   impl_->autocast = autocast;
+  impl_->teacherAutocast = teacherAutocast;
   if (options.precision == "fp16")
     impl_->scaler.reset(options, impl_->device);
   else
     impl_->scaler.disable();
+}
+
+void Session::setTeacherPrecision(const std::string& precision) {
+  impl_->teacherAutocast = teacherAutocastDtype(precision, impl_->autocast, impl_->device);
+  impl_->teacherPrecision = precision;
 }
 
 void Session::setChannelsLast(bool on) {

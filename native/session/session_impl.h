@@ -26,6 +26,8 @@ struct Session::Impl {
   int64_t steps = 0;                              // steps applied with the current optimizer
   PrecisionOptions precision;
   std::optional<at::ScalarType> autocast;  // the forward passes' autocast dtype; none for fp32
+  std::string teacherPrecision = "step";   // setTeacherPrecision's value
+  std::optional<at::ScalarType> teacherAutocast;  // the teacher forward's dtype (autocast's for "step")
   GradScaler scaler;                       // enabled for fp16 only
   bool channelsLast = false;
   std::shared_ptr<dist::ProcessGroup> group;  // data-parallel training, from setDistributed()

@@ -153,10 +153,10 @@ SrOutput Session::Impl::teacherForward(TorchModel& teacher, const torch::Tensor&
   torch::NoGradGuard noGrad;
   teacher.setTraining(false);
   SrOutput out = translateTorchErrors(ErrorCode::Shape, "teacher forward failed", [&] {
-    AutocastScope scope(device.type(), autocast);
+    AutocastScope scope(device.type(), teacherAutocast);
     return teacher.run(lr);
   });
-  if (autocast) out = asFloat32(std::move(out));
+  if (teacherAutocast) out = asFloat32(std::move(out));
   return out;
 }
 
