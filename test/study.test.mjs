@@ -132,6 +132,10 @@ test('bad study input is refused with one clear error before any training', asyn
   await assert.rejects(study({ ...base, seeds: [] }), { code: 'E_ARG', message: /seeds must be a non-empty array/ });
   await assert.rejects(study({ ...base, recipes: ['unlabelled'] }), { code: 'E_ARG', message: /needs unlabelled photographs/ });
   await assert.rejects(study({ ...base, recipes: [{ name: 'x', loss: {}, teacherData: { ratio: 1.5, photos: 'train' } }] }), { code: 'E_ARG', message: /ratio must be a number in \[0, 1\]/ });
+  await assert.rejects(study({ ...base, recipes: [{ name: 'x', loss: {}, teacherPrecision: 'int8' }] }), { code: 'E_ARG', message: /teacher precision must be 'step', 'fp32', 'bf16' or 'fp16'/ });
+  const flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
+  if (!flags.includes('avx512_bf16') && !flags.includes('amx_bf16'))
+    await assert.rejects(study({ ...base, recipes: ['ts-bf16-teacher'] }), { code: 'E_DEVICE', message: /'bf16' teacher on cpu needs a CPU with AVX512-BF16 or AMX-BF16/ });
   const x3 = models.edsr({ scale: 3, nResblocks: 1, nFeats: 4 });
   await assert.rejects(study({ ...base, teacher: x3 }), { code: 'E_SHAPE', message: /teacher upscales x3/ });
   assert.equal(fs.existsSync(path.join(root, 'out', 'runs')), false, 'nothing was trained');

@@ -203,7 +203,7 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'val-crop', type: 'int', value: 'PX', commands: STUDY, default: 384, help: 'side of the central crop of each validation photograph' },
   { name: 'unlabelled', type: 'path', value: 'DIR', commands: STUDY, help: 'folder of photographs without HR counterparts (recipe unlabelled)' },
   { name: 'recipes', type: 'string', value: 'LIST', commands: STUDY, default: 'ts,fakd', help: `recipes besides scratch: ${Object.keys(RECIPES).join(', ')}` },
-  { name: 'recipes-file', type: 'path', value: 'FILE', commands: STUDY, help: 'JSON array of further recipes ({ name, loss, teacherData })' },
+  { name: 'recipes-file', type: 'path', value: 'FILE', commands: STUDY, help: 'JSON array of further recipes ({ name, loss, teacherData, teacherPrecision })' },
   { name: 'labelled-ratio', type: 'number', value: 'R', commands: STUDY, default: { shown: 0.5 }, help: 'share of each batch that is teacher-labelled, in [0, 1] (recipes dukd, unlabelled)' },
   { name: 'seeds', type: 'ints', value: 'A,B,...', commands: STUDY, default: [1, 2, 3], help: 'seeds; each gives every recipe the same start and batches' },
   { name: 'steps', type: 'int', value: 'N', commands: STUDY, default: 1000, help: 'training steps per run' },

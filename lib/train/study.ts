@@ -10,7 +10,7 @@ import { Dataset } from '../data/datasets';
 import { KDSError } from '../errors';
 import { evaluate, Scores } from '../evaluate';
 import { KDS, LossOptions } from '../kds';
-import { lossOptions } from '../session-options';
+import { lossOptions, TeacherPrecision, teacherPrecision } from '../session-options';
 import { Model } from '../models';
 import { manualSeed } from '../runtime';
 import {
@@ -36,6 +36,8 @@ export interface Recipe {
    * photographs themselves ('train': data upcycling) or from the study's unlabelled photographs.
    */
   teacherData?: { ratio: number; photos: 'train' | 'unlabelled'; invert?: boolean };
+  /** The teacher forward's precision in the training step (KDS.setTeacherPrecision); default 'step' (fp32). */
+  teacherPrecision?: TeacherPrecision;
 }
 
 /** The recipes `study` knows by name. 'scratch' is the baseline every other recipe is compared with. */
@@ -59,6 +61,14 @@ export const RECIPES: Readonly<Record<string, Recipe>> = Object.freeze({
   'dukd-invert': {
     name: 'dukd-invert', description: 'dukd with colour inversion of every second teacher-labelled patch',
     loss: { SA: false, weights: { DS: 0.5, TS: 0.5 } }, teacherData: { ratio: 0.5, photos: 'train', invert: true },
+  },
+  'ts-bf16-teacher': {
+    name: 'ts-bf16-teacher', description: 'ts with the teacher forward in bf16 (needs AVX512-BF16/AMX-BF16 or a GPU)',
+    loss: { SA: false, weights: { DS: 0, TS: 1 } }, teacherPrecision: 'bf16',
+  },
+  'fakd-bf16-teacher': {
+    name: 'fakd-bf16-teacher', description: 'fakd with the teacher forward in bf16 (needs AVX512-BF16/AMX-BF16 or a GPU)',
+    loss: { SA: true, positions: [1, 2, 3] }, teacherPrecision: 'bf16',
   },
   unlabelled: {
     name: 'unlabelled', description: 'kd + half of each batch teacher-labelled patches of the unlabelled photographs',
@@ -126,7 +136,7 @@ export function resolveRecipes(list: unknown, hasUnlabelled: boolean): Recipe[] 
 }
 
 function checkRecipe(value: unknown, name: string): Recipe {
-  const r = checkOptions(value, name, ['name', 'description', 'loss', 'teacherData']);
+  const r = checkOptions(value, name, ['name', 'description', 'loss', 'teacherData', 'teacherPrecision']);
   if (typeof r.name !== 'string' || !/^[A-Za-z0-9._-]+$/.test(r.name))
     throw new KDSError('E_ARG', `${name}.name must be a name of letters, digits, '.', '_' or '-', got ${JSON.stringify(r.name)}`);
   if (!isPlainObject(r.loss)) throw new KDSError('E_ARG', `${name}.loss must be loss options as setLoss takes them`);
@@ -136,6 +146,7 @@ function checkRecipe(value: unknown, name: string): Recipe {
     oneOf(t.photos, `${name}.teacherData.photos`, ['train', 'unlabelled'] as const);
     if (t.invert !== undefined) boolean(t.invert, `${name}.teacherData.invert`);
   }
+  if (r.teacherPrecision !== undefined) teacherPrecision(r.teacherPrecision);
   return r as unknown as Recipe;
 }
 
@@ -168,7 +179,17 @@ export function checkStudyOptions(options: StudyOptions): Recipe[] {
   if (o.resume !== undefined) boolean(o.resume, 'resume');
   optionalFunction(o.log, 'log');
   if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema']);
-  return resolveRecipes(o.recipes, o.unlabelled !== undefined);
+  const recipes = resolveRecipes(o.recipes, o.unlabelled !== undefined);
+  // A teacher precision this machine cannot run fails now (E_DEVICE), not after hours of other runs.
+  for (const p of new Set(recipes.map((r) => r.teacherPrecision).filter((p) => p !== undefined))) {
+    const probe = new KDS();
+    try {
+      probe.setTeacherPrecision(p);
+    } finally {
+      void probe.dispose();
+    }
+  }
+  return recipes;
 }
 
 /** Trains and scores every recipe with every seed (seed by seed), then compares each recipe with scratch. */
@@ -215,6 +236,7 @@ async function runRecipe(options: StudyOptions, recipe: Recipe, seed: number, lo
   const kds = new KDS().setStudent(student);
   try {
     if (usesTeacher(recipe)) kds.setTeacher(options.teacher);
+    if (recipe.teacherPrecision) kds.setTeacherPrecision(recipe.teacherPrecision);
     kds.setLoss(recipe.loss);
     const { batchSize, patchSize } = options;
     const train = recipe.teacherData
