@@ -13,7 +13,7 @@
 // before it (runtime and inputs are in that baseline). Ratios are against the plain formula in Python.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { mb, runJsonChild } = require('./child-run');
+const { mb, median, runJsonChild, status } = require('./child-run');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -32,17 +32,6 @@ const TERMS = [
   { type: 'AT', options: {} },
   { type: 'fitnet', options: {} },
 ];
-
-function status(field) {
-  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  return Number(m[1]) * 1024;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 // Bytes of one B x N' x N' float32 matrix of an N x N term (N' after pooling), for the plain formula's guard.
 function pairBytes(term) {

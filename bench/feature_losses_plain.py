@@ -11,20 +11,13 @@ writes DIR/s<i>.f32 and DIR/t<i>.f32 (uniform in [-1, 1), row-major), which both
 """
 import json
 import os
-import re
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
 from feature_losses_reference import loss_of  # noqa: E402
-
-
-def status(field):
-    with open('/proc/self/status') as f:
-        return int(re.search(rf'^{field}:\s+(\d+) kB', f.read(), re.M).group(1)) * 1024
+from loss_timing import measure_and_print  # noqa: E402
 
 
 def shape(job, channels):
@@ -54,25 +47,7 @@ def main():
     teachers = [read_input(job, f't{i}', job['ct']) for i in range(job['positions'])]
     tiny_s = [torch.rand(2, job['cs'], 8, 8, requires_grad=True) for _ in range(job['positions'])]
     loss_of(case, tiny_s, [torch.rand(2, job['ct'], 8, 8) for _ in range(job['positions'])]).backward()
-    baseline = status('VmRSS')
-    times, cpu_times = [], []
-    first_hwm, loss = 0, 0.0
-    for r in range(job['reps'] + 1):
-        for s in students:
-            s.grad = None
-        t0, c0 = time.perf_counter(), time.process_time()
-        value = loss_of(case, students, teachers)
-        value.backward()
-        dt, dc = time.perf_counter() - t0, time.process_time() - c0
-        loss = value.item()
-        if r == 0:
-            first_hwm = status('VmHWM')
-        else:
-            times.append(dt)
-            cpu_times.append(dc)
-    print(json.dumps({'seconds': statistics.median(times), 'cpuSeconds': statistics.median(cpu_times), 'times': times,
-                      'hwm': status('VmHWM'), 'firstHwm': first_hwm, 'baseline': baseline, 'loss': loss,
-                      'threads': torch.get_num_threads(), 'torch': torch.__version__}))
+    measure_and_print(lambda: loss_of(case, students, teachers), students, job['reps'])
 
 
 if __name__ == '__main__':

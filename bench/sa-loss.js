@@ -13,7 +13,7 @@
 // the same setting and thread count.
 'use strict';
 const { spawnSync } = require('node:child_process');
-const { mb, runJsonChild } = require('./child-run');
+const { mb, median, runJsonChild, status } = require('./child-run');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -32,17 +32,6 @@ const SETTINGS = [
 function plainBytes(s) {
   const n = s.size * s.size;
   return 5 * s.batch * n * n * 4;
-}
-
-function status(field) {
-  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
-  return Number(m[1]) * 1024;
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 // The matrix products of kds's fused loss at a setting, tiled as native/losses/affinity_fused.cc tiles them

@@ -12,7 +12,6 @@ prints this machine's single-thread float32 GEMM rate (GFLOP/s, median of 5 time
 """
 import json
 import os
-import re
 import statistics
 import sys
 import time
@@ -21,11 +20,7 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures'))
 from kds_reference.losses import sa_loss  # noqa: E402
-
-
-def status(field):
-    with open('/proc/self/status') as f:
-        return int(re.search(rf'^{field}:\s+(\d+) kB', f.read(), re.M).group(1)) * 1024
+from loss_timing import measure_and_print  # noqa: E402
 
 
 def make_inputs(job):
@@ -75,26 +70,7 @@ def main():
     # one tiny call starts the runtime's threads and buffers, which are not the loss's memory
     tiny = torch.rand(2, job['cs'], 8, 8, requires_grad=True)
     sa_loss(tiny, torch.rand(2, job['ct'], 8, 8)).backward()
-    baseline = status('VmRSS')
-    times, cpu_times = [], []
-    loss = 0.0
-    first_hwm = 0
-    for r in range(job['reps'] + 1):
-        t0, c0 = time.perf_counter(), time.process_time()
-        value = sa_loss(student, teacher)
-        value.backward()
-        dt, cpu = time.perf_counter() - t0, time.process_time() - c0
-        loss = value.item()
-        student.grad = None
-        del value
-        if r == 0:  # warms up; its peak is one call's peak
-            first_hwm = status('VmHWM')
-        else:
-            times.append(dt)
-            cpu_times.append(cpu)
-    print(json.dumps({'seconds': statistics.median(times), 'cpuSeconds': statistics.median(cpu_times), 'times': times,
-                      'hwm': status('VmHWM'), 'firstHwm': first_hwm, 'baseline': baseline, 'loss': loss,
-                      'threads': torch.get_num_threads(), 'torch': torch.__version__}))
+    measure_and_print(lambda: sa_loss(student, teacher), [student], job['reps'])
 
 
 if __name__ == '__main__':
