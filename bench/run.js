@@ -9,7 +9,8 @@
 //   options: --threads N (default 2), --reps N, --filter TEXT (run configurations whose label contains it),
 //            --max-plain-gb X (skip full-affinity variants estimated to need more; default 60% of MemAvailable),
 //            --omp-wait-policy active|passive (sets OMP_WAIT_POLICY for both sides; default: left as it is),
-//            --no-compile (leave out the torch.compile variants: each process compiles for a minute or more)
+//            --no-compile (leave out the torch.compile variants: each process compiles for a minute or more),
+//            --channels-last (also run kds and PyTorch with channels-last models and batches)
 //
 // torch.compile's inductor caches compiled graphs on disk: this run gives it a fresh cache folder
 // (bench/results/inductor-<date>), so the first process of a configuration compiles from nothing (its
@@ -44,6 +45,13 @@ const VARIANTS = [
   { name: 'pytorch SA off compiled', impl: 'pytorch', sa: 'off', compile: true },
   { name: 'kds SA off', impl: 'kds', sa: 'off', reference: 'pytorch SA off', compiledReference: 'pytorch SA off compiled' },
 ];
+// With --channels-last: both sides again with models and batches in NHWC strides, which oneDNN's CPU
+// convolutions also run faster (kds: setMemoryFormat('channels_last'); PyTorch: .to(memory_format=...)).
+const CHANNELS_LAST_VARIANTS = [
+  { name: 'kds SA fused, channels-last', impl: 'kds', sa: 'fused', channelsLast: true, reference: 'pytorch SA, channels-last', compiledReference: 'pytorch SA compiled, channels-last' },
+  { name: 'pytorch SA, channels-last', impl: 'pytorch', sa: 'plain', channelsLast: true },
+  { name: 'pytorch SA compiled, channels-last', impl: 'pytorch', sa: 'plain', channelsLast: true, compile: true },
+];
 
 // The FAKD shape (students r4f16..r8f32, batch 4 and 16, LR patch 24/48/96, x2). Patch 96 runs at batch 4
 // only: at batch 16 one step takes minutes on 2 cores and the full affinity matrices need ~65 GB.
@@ -66,6 +74,7 @@ function options() {
       'max-plain-gb': { type: 'string' },
       'omp-wait-policy': { type: 'string' },
       'no-compile': { type: 'boolean', default: false },
+      'channels-last': { type: 'boolean', default: false },
     },
   });
   const threads = Number(values.threads);
@@ -80,6 +89,7 @@ function options() {
   return {
     quick: values.quick,
     compile: !values['no-compile'],
+    channelsLast: values['channels-last'],
     ompWaitPolicy: waitPolicy,
     threads,
     reps,
@@ -108,7 +118,7 @@ function plainAffinityGB(config) {
 }
 
 function runOne(variant, config, opts) {
-  const cfg = { teacher: TEACHER, student: config.student, scale: SCALE, batch: config.batch, patch: config.patch, sa: variant.sa, threads: opts.threads, compile: variant.compile, ...opts.steps };
+  const cfg = { teacher: TEACHER, student: config.student, scale: SCALE, batch: config.batch, patch: config.patch, sa: variant.sa, threads: opts.threads, compile: variant.compile, channelsLast: variant.channelsLast, ...opts.steps };
   const env = { ...process.env };
   if (opts.ompWaitPolicy) env.OMP_WAIT_POLICY = opts.ompWaitPolicy.toUpperCase();
   const [command, args] =
@@ -153,7 +163,7 @@ function main() {
   const opts = options();
   const grid = (opts.quick ? QUICK_GRID : GRID).filter((c) => !opts.filter || label(c).includes(opts.filter));
   const info = machine(opts);
-  const variants = VARIANTS.filter((v) => opts.compile || !v.compile);
+  const variants = [...VARIANTS, ...(opts.channelsLast ? CHANNELS_LAST_VARIANTS : [])].filter((v) => opts.compile || !v.compile);
   opts.inductorCache = path.join(__dirname, 'results', `inductor-${info.date.replace(/[:.]/g, '-')}`);
   if (info.loadAverageAtStart[0] > 0.5)
     console.error(`bench: warning: load average ${info.loadAverageAtStart[0]}: other processes compete for the cores (see the note at the top of bench/run.js)`);
