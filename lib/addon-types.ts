@@ -53,6 +53,12 @@ export interface Info {
   cudaDeviceCount: number;
   /** One entry per visible GPU: name, memory and compute capability. Empty in a CPU build. */
   cudaDevices: string[];
+  /**
+   * The explicit `setTeacherPrecision` values a teacher runs with here: 'fp32' always, 'bf16' /
+   * 'fp16' where the device does that arithmetic in hardware (CPU: AVX512-BF16 / AMX-BF16, AVX512-FP16 /
+   * AMX-FP16; cuda: the first GPU, bf16 from compute capability 8.0). `cuda` is empty without a GPU.
+   */
+  teacherPrecisions: { cpu: string[]; cuda: string[] };
   /** Whether cuDNN autotuning is on (see {@link setCudnnBenchmark}). */
   cudnnBenchmark: boolean;
   numThreads: number;

@@ -45,9 +45,16 @@ Napi::Value buildInfo(const Napi::CallbackInfo& info) {
   out.Set("libtorchDir", b.libtorchDir);
   out.Set("cudaAvailable", b.cudaAvailable);
   out.Set("cudaDeviceCount", b.cudaDeviceCount);
-  auto devices = Napi::Array::New(env, b.cudaDevices.size());
-  for (uint32_t i = 0; i < b.cudaDevices.size(); ++i) devices.Set(i, b.cudaDevices[i]);
-  out.Set("cudaDevices", devices);
+  auto strings = [&env](const std::vector<std::string>& values) {
+    auto array = Napi::Array::New(env, values.size());
+    for (uint32_t i = 0; i < values.size(); ++i) array.Set(i, values[i]);
+    return array;
+  };
+  out.Set("cudaDevices", strings(b.cudaDevices));
+  auto teacherPrecisions = Napi::Object::New(env);
+  teacherPrecisions.Set("cpu", strings(b.cpuTeacherPrecisions));
+  teacherPrecisions.Set("cuda", strings(b.cudaTeacherPrecisions));
+  out.Set("teacherPrecisions", teacherPrecisions);
   out.Set("cudnnBenchmark", b.cudnnBenchmark);
   out.Set("numThreads", b.numThreads);
   out.Set("parallelInfo", b.parallelInfo);

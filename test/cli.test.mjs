@@ -211,6 +211,8 @@ test('info reports versions, LibTorch and devices', () => {
   assert.equal(j.cuda.names.length, j.cuda.devices);
   assert.equal(typeof j.cuda.cudnnBenchmark, 'boolean');
   assert.match(r.stdout, /cuDNN autotuning \(benchmark\): (on|off)/);
+  assert.equal(j.teacherPrecisions.cpu[0], 'fp32');
+  assert.match(r.stdout, new RegExp(`teacher precisions \\(--teacher-precision\\): cpu ${j.teacherPrecisions.cpu.join(', ')}`));
 });
 
 test('bad flags and configs: one line saying what is wrong, the usage, exit code 2', () => {

@@ -29,6 +29,7 @@ const LAYOUT_RTOL = 1e-5;
 // What setTeacherPrecision('bf16') needs on a CPU (lib/kds.ts); the flags as Linux names them.
 const cpuFlags = new Set((/^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
 const CPU_BF16 = cpuFlags.has('avx512_bf16') || cpuFlags.has('amx_bf16');
+const CPU_FP16 = cpuFlags.has('avx512_fp16') || cpuFlags.has('amx_fp16');
 
 describe('mixed precision and channels-last on the CPU match PyTorch', () => {
   let dir;
@@ -272,5 +273,17 @@ describe('precision, memory format and cuDNN settings: validation and reporting'
     assert.equal(info().cudnnBenchmark, true);
     setCudnnBenchmark(false);
     assert.equal(info().cudnnBenchmark, false);
+  });
+
+  it('info().teacherPrecisions: the CPU\'s as /proc/cpuinfo\'s flags say, and exactly the values setTeacherPrecision accepts', async () => {
+    const { cpu, cuda } = info().teacherPrecisions;
+    assert.deepEqual(cpu, ['fp32', ...(CPU_BF16 ? ['bf16'] : []), ...(CPU_FP16 ? ['fp16'] : [])]);
+    if (!info().cudaAvailable) assert.deepEqual(cuda, []);
+    const kds = new KDS();
+    for (const precision of ['fp32', 'bf16', 'fp16']) {
+      if (cpu.includes(precision)) kds.setTeacherPrecision(precision);
+      else await expectKDSError(() => kds.setTeacherPrecision(precision), 'E_DEVICE', new RegExp(`a '${precision}' teacher on cpu needs`));
+    }
+    await kds.dispose();
   });
 });

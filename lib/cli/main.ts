@@ -180,6 +180,7 @@ seed-<s>/ per run. Running the same command again continues a stopped study; see
         addon,
         cpu: { model: os.cpus()[0]?.model ?? 'unknown', cores: os.cpus().length, threads: getNumThreads(), KDS_NUM_THREADS: process.env.KDS_NUM_THREADS ?? null },
         cuda: { available: i.cudaAvailable, devices: i.cudaDeviceCount, names: i.cudaDevices, cudnnBenchmark: i.cudnnBenchmark },
+        teacherPrecisions: i.teacherPrecisions,
         distributed: i.distributed ? 'gloo' : null,
         nccl: i.nccl,
         build: i.parallelInfo.trim(),
@@ -194,6 +195,8 @@ seed-<s>/ per run. Running the same command again continues a stopped study; see
       out(`CPU: ${report.cpu.model}, ${report.cpu.cores} logical cores, LibTorch threads ${report.cpu.threads}${report.cpu.KDS_NUM_THREADS ? ` (KDS_NUM_THREADS=${report.cpu.KDS_NUM_THREADS})` : ''}`);
       out(`CUDA: ${report.cuda.available ? `${report.cuda.devices} device(s)` : 'not available'}`);
       report.cuda.names.forEach((name, index) => out(`  cuda:${index}: ${name}`));
+      const precisions = report.teacherPrecisions;
+      out(`teacher precisions (--teacher-precision): cpu ${precisions.cpu.join(', ')}${precisions.cuda.length ? `; cuda:0 ${precisions.cuda.join(', ')}` : ''}`);
       out(`cuDNN autotuning (benchmark): ${report.cuda.cudnnBenchmark ? 'on' : 'off'}${report.cuda.available ? ' (kds fit turns it on for CUDA unless set)' : ''}`);
       out(`distributed: ${report.distributed ? 'c10d with Gloo (--nproc, kds.setDistributed)' : 'not built in (no gloo headers that fit LibTorch at build time)'}`);
       if (report.cuda.names.length || report.nccl) out(`NCCL (GPU collectives): ${report.nccl ? 'built in' : 'not built in (nccl.h was missing at build time)'}`);

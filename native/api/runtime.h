@@ -12,6 +12,8 @@ struct BuildInfo {
   bool cudaAvailable = false;
   int cudaDeviceCount = 0;
   std::vector<std::string> cudaDevices;  // "name (memory, sm_XY)" per device; empty in a CPU build
+  // setTeacherPrecision values a teacher runs with on the CPU, and on cuda:0 (empty without CUDA).
+  std::vector<std::string> cpuTeacherPrecisions, cudaTeacherPrecisions;
   bool cudnnBenchmark = false;
   int numThreads = 0;
   std::string parallelInfo;

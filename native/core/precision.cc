@@ -64,6 +64,18 @@ std::optional<at::ScalarType> teacherAutocastDtype(const std::string& precision,
   return dtype;
 }
 
+std::vector<std::string> teacherPrecisionsOn(const torch::Device& device) {
+  std::vector<std::string> usable{"fp32"};
+  for (const char* precision : {"bf16", "fp16"}) {
+    try {
+      teacherAutocastDtype(precision, std::nullopt, device);
+      usable.emplace_back(precision);
+    } catch (const Error&) {  // E_DEVICE: not in hardware here (or no autocast on this device type)
+    }
+  }
+  return usable;
+}
+
 AutocastScope::AutocastScope(c10::DeviceType device, std::optional<at::ScalarType> dtype) : device_(device) {
   if (!dtype) return;
   wasEnabled_ = at::autocast::is_autocast_enabled(device);

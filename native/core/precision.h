@@ -22,6 +22,10 @@ std::optional<at::ScalarType> autocastDtype(const std::string& precision, c10::D
 std::optional<at::ScalarType> teacherAutocastDtype(const std::string& precision, std::optional<at::ScalarType> stepDtype,
                                                    const torch::Device& device);
 
+// The explicit teacher precisions `device` runs: "fp32", and "bf16" / "fp16" where teacherAutocastDtype
+// accepts them (autocast exists and the device does that arithmetic in hardware).
+std::vector<std::string> teacherPrecisionsOn(const torch::Device& device);
+
 // Autocast for one device type while alive (nothing when dtype is empty); restores the previous state and
 // clears autocast's cache of casted weights on exit, so the next step never sees stale weight copies.
 class AutocastScope {

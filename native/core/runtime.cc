@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "api/runtime.h"
+#include "core/precision.h"
 #include "dist/process_group.h"
 
 namespace kds {
@@ -115,6 +116,8 @@ BuildInfo buildInfo() {
                                std::to_string(p.major) + std::to_string(p.minor) + ")");
   }
 #endif
+  info.cpuTeacherPrecisions = teacherPrecisionsOn(torch::Device(torch::kCPU));
+  if (info.cudaDeviceCount > 0) info.cudaTeacherPrecisions = teacherPrecisionsOn(torch::Device(torch::kCUDA, 0));
   info.cudnnBenchmark = cudnnBenchmark();
   info.numThreads = numThreads();
   info.parallelInfo = at::get_parallel_info();
