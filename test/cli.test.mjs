@@ -215,6 +215,20 @@ test('info reports versions, LibTorch and devices', () => {
   assert.match(r.stdout, new RegExp(`teacher precisions \\(--teacher-precision\\): cpu ${j.teacherPrecisions.cpu.join(', ')}`));
 });
 
+test('kds study --device: a malformed device is a usage error (exit 2); an unavailable one fails before any training (exit 1)', () => {
+  const out = path.join(work, 'study-device');
+  const args = ['study', '--teacher', path.join(root, 'assets', 'teacher-edsr-x2.pt'), '--train', trainDir, '--test', trainDir, '--out', out];
+  const bad = kds(...args, '--device', 'gpu');
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.match(bad.stderr, /^kds study: device must be 'cpu', 'cuda' or 'cuda:N', got the string 'gpu'$/m);
+  if (!JSON.parse(kds('info', '--json').stdout).cuda.available) {
+    const r = kds(...args, '--device', 'cuda');
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, /kds study: error \[E_DEVICE\]: device 'cuda' requested, but CUDA is not available/);
+  }
+  assert.equal(fs.existsSync(path.join(out, 'runs')), false, 'nothing was trained');
+});
+
 test('bad flags and configs: one line saying what is wrong, the usage, exit code 2', () => {
   const config = (body) => {
     const f = path.join(work, `config-${Math.random().toString(36).slice(2)}.json`);

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
-import { datasets, manualSeed, models, pairedInterval, setNumThreads, study, teacherLabelledSource } from '../dist/index.js';
+import { datasets, info, manualSeed, models, pairedInterval, setNumThreads, study, teacherLabelledSource } from '../dist/index.js';
 
 const require = createRequire(import.meta.url);
 const sharp = require('sharp');
@@ -136,6 +136,8 @@ test('bad study input is refused with one clear error before any training', asyn
   const flags = /^flags\s*:(.*)$/m.exec(fs.readFileSync('/proc/cpuinfo', 'utf8'))?.[1].split(/\s+/) ?? [];
   if (!flags.includes('avx512_bf16') && !flags.includes('amx_bf16'))
     await assert.rejects(study({ ...base, recipes: ['ts-bf16-teacher'] }), { code: 'E_DEVICE', message: /'bf16' teacher on cpu needs a CPU with AVX512-BF16 or AMX-BF16/ });
+  if (!info().cudaAvailable) await assert.rejects(study({ ...base, device: 'cuda' }), { code: 'E_DEVICE', message: /cuda/i });
+  await assert.rejects(study({ ...base, device: 'tpu' }), { code: 'E_DEVICE' });
   const x3 = models.edsr({ scale: 3, nResblocks: 1, nFeats: 4 });
   await assert.rejects(study({ ...base, teacher: x3 }), { code: 'E_SHAPE', message: /teacher upscales x3/ });
   assert.equal(fs.existsSync(path.join(root, 'out', 'runs')), false, 'nothing was trained');

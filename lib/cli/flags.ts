@@ -111,7 +111,7 @@ const architecture: Check = (value, name) => {
   }
 };
 
-const device: Check = (value, name) => {
+export const device: Check = (value, name) => {
   if (typeof value !== 'string' || !/^(cpu|cuda(:\d+)?)$/.test(value)) throw invalidParameterError(name, "'cpu', 'cuda' or 'cuda:N'", value);
   return value;
 };
@@ -197,6 +197,7 @@ export const FLAGS: readonly FlagDecl[] = [
   { name: 'teacher-arch', type: 'string', value: 'ARCH', commands: STUDY, help: 'teacher architecture, e.g. edsr-r8f32' },
   { name: 'scale', type: 'int', value: 'S', commands: STUDY, default: { shown: "the teacher's sidecar's, else 2" }, help: 'upscaling factor' },
   { name: 'student', type: 'string', value: 'ARCH', commands: STUDY, default: 'edsr-r3f16', help: 'student architecture' },
+  { name: 'device', type: 'string', value: 'DEV', commands: STUDY, default: 'cpu', help: "where every run trains: 'cpu', 'cuda' or 'cuda:N'" },
   { name: 'train', type: 'path', value: 'DIR', commands: STUDY, required: true, help: 'folder of training photographs (a validation split is taken out of it)' },
   { name: 'test', type: 'path', value: 'DIR', commands: STUDY, required: true, help: 'folder of held-out photographs: every reported score is measured here, nothing else' },
   { name: 'val-count', type: 'int', value: 'N', commands: STUDY, default: 3, help: 'training photographs moved to the validation split that chooses weights; 0: none (final weights)' },

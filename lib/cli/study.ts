@@ -9,7 +9,8 @@ import type { ScheduleOptions } from '../train/schedule';
 import { validationSplit } from '../train/split';
 import { checkStudyOptions, Recipe, RECIPES, study, StudyOptions } from '../train/study';
 import { numberInRange } from '../validate';
-import { Parsed, UsageError } from './args';
+import { asUsage, Parsed, UsageError } from './args';
+import { device } from './flags';
 import { buildArch, loadModel } from './model-spec';
 import fs from 'node:fs';
 
@@ -51,6 +52,7 @@ export async function runStudy(parsed: Parsed, out: (line: string) => void): Pro
   const threads = parsed.value<number>('threads');
   if (threads !== undefined) setNumThreads(threads);
   const outDir = parsed.value<string>('out') as string;
+  const deviceName = asUsage(() => device(parsed.value<string>('device'), 'device')) as string;
 
   const prepared = await asUsageAsync(async () => {
     const teacherArch = parsed.value<string>('teacher-arch');
@@ -72,7 +74,7 @@ export async function runStudy(parsed: Parsed, out: (line: string) => void): Pro
       steps: parsed.value<number>('steps') as number, batchSize: parsed.value<number>('batch-size') as number,
       patchSize: parsed.value<number>('patch-size') as number, schedule,
       fit: { ema: parsed.value<number>('ema'), optimizer: { clipGradNorm: parsed.value<number>('clip-grad-norm') ?? 0 } },
-      outDir, resume: parsed.value<boolean>('resume'), progress: 'none', log: (line) => out(`  ${line}`),
+      outDir, resume: parsed.value<boolean>('resume'), progress: 'none', device: deviceName, log: (line) => out(`  ${line}`),
     };
     checkStudyOptions(options);
     return { options, valCount, crop: parsed.value<number>('val-crop') as number, studentArch, scale: s };

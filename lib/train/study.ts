@@ -108,11 +108,13 @@ export interface StudyOptions {
   log?: (line: string) => void;
   /** Passed to each fit run, e.g. 'lines'. Default 'none'. */
   progress?: FitOptions['progress'];
+  /** Where every run trains (KDS.setDevice): 'cpu' (default), 'cuda' or 'cuda:N'. Scores follow the models. */
+  device?: string;
 }
 
 const KEYS = [
   'teacher', 'student', 'train', 'val', 'test', 'recipes', 'seeds', 'unlabelled', 'steps', 'batchSize', 'patchSize', 'schedule', 'fit',
-  'validations', 'headline', 'outDir', 'resume', 'log', 'progress',
+  'validations', 'headline', 'outDir', 'resume', 'log', 'progress', 'device',
 ];
 
 /** Resolves recipe names and checks recipes; 'scratch' comes first. */
@@ -180,14 +182,14 @@ export function checkStudyOptions(options: StudyOptions): Recipe[] {
   optionalFunction(o.log, 'log');
   if (o.fit !== undefined) checkOptions(o.fit, 'study: fit', ['optimizer', 'augment', 'prefetch', 'ema']);
   const recipes = resolveRecipes(o.recipes, o.unlabelled !== undefined);
-  // A teacher precision this machine cannot run fails now (E_DEVICE), not after hours of other runs.
-  for (const p of new Set(recipes.map((r) => r.teacherPrecision).filter((p) => p !== undefined))) {
-    const probe = new KDS();
-    try {
-      probe.setTeacherPrecision(p);
-    } finally {
-      void probe.dispose();
-    }
+  // A device, or a teacher precision on it, that this machine cannot run fails now (E_DEVICE), not after
+  // hours of other runs.
+  const probe = new KDS();
+  try {
+    if (o.device !== undefined) probe.setDevice(o.device);
+    for (const p of new Set(recipes.map((r) => r.teacherPrecision).filter((p) => p !== undefined))) probe.setTeacherPrecision(p);
+  } finally {
+    void probe.dispose();
   }
   return recipes;
 }
@@ -233,8 +235,10 @@ async function runRecipe(options: StudyOptions, recipe: Recipe, seed: number, lo
   log(`${recipe.name} seed ${seed}: training ${options.steps} steps (${recipe.description ?? ''})`);
   manualSeed(seed); // the same initial weights for every recipe of this seed
   const student = options.student();
-  const kds = new KDS().setStudent(student);
+  const kds = new KDS();
   try {
+    if (options.device !== undefined) kds.setDevice(options.device);
+    kds.setStudent(student);
     if (usesTeacher(recipe)) kds.setTeacher(options.teacher);
     if (recipe.teacherPrecision) kds.setTeacherPrecision(recipe.teacherPrecision);
     kds.setLoss(recipe.loss);
