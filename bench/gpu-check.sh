@@ -13,10 +13,7 @@ cd "$(dirname "$0")/.."
 OUT="${OUT:-$(mktemp -d)}"
 start=$(date +%s)
 elapsed() { echo $(( $(date +%s) - start )); }
-mkdir -p /tmp/kds-node/bin
-xz -dc .devcarry/node.xz > /tmp/kds-node/bin/node && chmod +x /tmp/kds-node/bin/node
-export PATH=/tmp/kds-node/bin:$PATH
-if [ -d .devcarry/node_modules ] && [ ! -d node_modules/cmake-js ]; then rm -rf node_modules && ln -s .devcarry/node_modules node_modules; fi
+source bench/gpu-node-env.sh
 echo "node $(node --version); $(nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader)"
 
 export LIBTORCH="$(python3 -c 'import os, torch; print(os.path.dirname(torch.__file__))')"
