@@ -2,7 +2,7 @@
 # Prepares what bench/gpu-check.sh and bench/gpu-study.sh need on a lent GPU machine (no Node, no network
 # there), in .devcarry/ (git-ignored): node.xz (this machine's node binary) and node_modules.tar.xz (the
 # package's production dependencies, which the build, the checks and sharp's image loading use; without
-# the optional onnxruntime-node and onnx-proto's protobufjs, which only export and .onnx upscaling load).
+# the optional onnxruntime-node, which only .onnx upscaling loads, and type definitions).
 # With `dist` (npm run build:ts), carry `.devcarry` and `dist` (and `.cache/photos` for gpu-study.sh):
 # the device tool takes 64 MiB in all, and this script fails when the carry would not fit.
 set -euo pipefail
@@ -11,7 +11,7 @@ mkdir -p .devcarry
 rm -rf .devcarry/node_modules  # the uncompressed copy of an earlier version of this script
 [ -f .devcarry/node.xz ] || xz -9 -T2 -c "$(command -v node)" > .devcarry/node.xz
 npm ls --omit=dev --omit=optional --parseable --all 2>/dev/null | sed "s#^$PWD/##" | grep '^node_modules/' |
-  grep -v -E '^node_modules/(onnx-proto|protobufjs|@protobufjs/|long|@types/)' | sort -u > .devcarry/modules.txt
+  grep -v '^node_modules/@types/' | sort -u > .devcarry/modules.txt
 tar -cf - --no-recursion -T <(while read -r dir; do find "$dir" -path "$dir/node_modules" -prune -o -print; done < .devcarry/modules.txt) |
   xz -6 -T2 > .devcarry/node_modules.tar.xz
 rm .devcarry/modules.txt
