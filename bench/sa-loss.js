@@ -36,7 +36,7 @@ function plainBytes(s) {
 
 // The matrix products of kds's fused loss at a setting, tiled as native/losses/affinity_fused.cc tiles them
 // on the CPU (chooseAffinityTiles, upperTriangleJobs): per row block I, the diagonal tile and the tiles to
-// its right; each computes D = a_I z_J (k = Cs + Ct) and, for the gradient, s_J sign(D)^T and, off the
+// its right; each computes D = zSigned_I^T z_J (k = Cs + Ct) and, for the gradient, s_J sign(D)^T and, off the
 // diagonal, s_I sign(D). Returns the distinct [m, k, n] shapes with how often each runs per call.
 function fusedGemms({ batch, cs, ct, size }) {
   const n = size * size;
